@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "donutwork-webhooks",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "donutwork-webhooks", targets: ["donutwork-webhooks"])
+    ],
+    targets: [
+        // C libraries from Debian, each wrapped in a module map and a shim header.
+        .systemLibrary(name: "CLibEvent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
+
+        // Our modules, from transport to domain to storage to handlers.
+        .target(name: "Logging"),
+        .target(name: "HTTPServer", dependencies: ["CLibEvent", "Logging"]),
+        .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2"]),
+        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
+        .target(name: "Delivery", dependencies: ["WebhookCore", "CCurl", "Logging"]),
+        .target(
+            name: "WebhookAPI",
+            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"],
+            resources: [.copy("Resources/openapi.json")]
+        ),
+        .executableTarget(
+            name: "donutwork-webhooks",
+            dependencies: ["WebhookAPI", "HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"]
+        ),
+
+        // Test support: test CA, receivers, server launcher.
+        .target(name: "TestSupport", dependencies: ["WebhookAPI", "Store", "WebhookCore", "Logging"]),
+        .testTarget(name: "WebhookCoreTests", dependencies: ["WebhookCore"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore"]),
+        .testTarget(
+            name: "WebhookAPITests",
+            dependencies: ["WebhookAPI", "TestSupport", "Store", "WebhookCore", "Delivery"]
+        ),
+    ]
+)

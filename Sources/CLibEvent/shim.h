@@ -1,0 +1,26 @@
+// libevent 2.1: event loops and the evhttp server. Only the headers the HTTPServer module uses.
+#ifndef DONUTWORK_CLIBEVENT_SHIM_H
+#define DONUTWORK_CLIBEVENT_SHIM_H
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <event2/http.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+
+/// Walks an evkeyvalq without the TAILQ macros, which Swift cannot import.
+static inline struct evkeyval *dw_evkeyvalq_first(struct evkeyvalq *headers) {
+    return headers->tqh_first;
+}
+
+static inline struct evkeyval *dw_evkeyval_next(struct evkeyval *header) {
+    return header->next.tqe_next;
+}
+
+#endif
