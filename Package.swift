@@ -18,7 +18,7 @@ let package = Package(
         // Our modules, from transport to domain to storage to handlers.
         .target(name: "Logging"),
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "Logging"]),
-        .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2"]),
+        .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
         .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
         .target(name: "Delivery", dependencies: ["WebhookCore", "CCurl", "Logging"]),
         .target(
