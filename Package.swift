@@ -32,9 +32,9 @@ let package = Package(
         ),
 
         // Test support: test CA, receivers, server launcher.
-        .target(name: "TestSupport", dependencies: ["WebhookAPI", "Store", "WebhookCore", "Logging"]),
+        .target(name: "TestSupport", dependencies: ["WebhookAPI", "Store", "WebhookCore", "Logging", "CCurl"]),
         .testTarget(name: "WebhookCoreTests", dependencies: ["WebhookCore"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore"]),
         .testTarget(
             name: "WebhookAPITests",

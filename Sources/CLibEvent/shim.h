@@ -8,11 +8,9 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
+
+typedef evutil_socket_t dw_socket_t;
+typedef ev_ssize_t dw_ssize_t;
 
 /// Walks an evkeyvalq without the TAILQ macros, which Swift cannot import.
 static inline struct evkeyval *dw_evkeyvalq_first(struct evkeyvalq *headers) {

@@ -83,9 +83,15 @@ public struct Logger: Sendable {
     /// Writes one line if `level` is enabled.
     public func log(_ level: Level, _ message: String, _ metadata: KeyValuePairs<String, CustomStringConvertible>) {
         guard level >= self.level else { return }
+        log(level, message, fields: metadata.map { ($0.key, $0.value.description) })
+    }
+
+    /// Writes one line if `level` is enabled, with metadata built at run time.
+    public func log(_ level: Level, _ message: String, fields: [(String, String)]) {
+        guard level >= self.level else { return }
         var line = "ts=\(Logger.timestamp()) level=\(level.name) logger=\(label) msg=\(Logger.quoted(message))"
-        for (key, value) in metadata {
-            line += " \(key)=\(Logger.quoted(value.description))"
+        for (key, value) in fields {
+            line += " \(key)=\(Logger.quoted(value))"
         }
         sink(line)
     }

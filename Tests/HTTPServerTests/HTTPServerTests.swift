@@ -1,0 +1,101 @@
+import Foundation
+import HTTPServer
+import Logging
+import Synchronization
+import TestSupport
+import Testing
+
+@Suite struct HTTPServerTests {
+    private func withServer(
+        maxBodySize: Int = 1024, handler: @escaping HTTPHandler, _ body: (HTTPServer) async throws -> Void
+    ) async throws {
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, threads: 2, maxBodySize: maxBodySize)
+        let server = HTTPServer(configuration: configuration, logger: Logger(label: "test", level: .error), handler: handler)
+        try server.start()
+        defer { server.shutdown(gracePeriod: .seconds(2)) }
+        try await body(server)
+    }
+
+    @Test func answersWithHandlerResponseAndEchoesRequestID() async throws {
+        try await withServer(handler: { request in
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain")
+            let text = "\(request.method) \(request.path) \(request.queryValue("a") ?? "-") \(request.body.count)"
+            return HTTPResponse(status: 201, headers: headers, body: Array(text.utf8))
+        }) { server in
+            let response = try await HTTPClient.send(
+                "POST", "http://127.0.0.1:\(server.port)/x/y?a=b%20c", headers: ["X-Request-Id": "abc-123"],
+                body: Array("hello".utf8))
+            #expect(response.status == 201)
+            #expect(response.text == "POST /x/y b c 5")
+            #expect(response.header("x-request-id") == "abc-123")
+            #expect(response.header("content-type") == "text/plain")
+        }
+    }
+
+    @Test func generatesRequestIDWhenTheCallerOnesIsUnsafe() async throws {
+        try await withServer(handler: { _ in HTTPResponse(status: 204) }) { server in
+            let response = try await HTTPClient.send(
+                "GET", "http://127.0.0.1:\(server.port)/", headers: ["X-Request-Id": "bad id\u{7f}"])
+            let id = try #require(response.header("x-request-id"))
+            #expect(id.hasPrefix("req_"))
+            #expect(id.count == 36)
+        }
+    }
+
+    @Test func oversizedBodyGetsJSON413WithoutReachingTheHandler() async throws {
+        let calls = Atomic<Int>(0)
+        try await withServer(
+            maxBodySize: 100,
+            handler: { _ in
+                calls.add(1, ordering: .relaxed)
+                return HTTPResponse(status: 200)
+            }
+        ) { server in
+            let response = try await HTTPClient.send(
+                "POST", "http://127.0.0.1:\(server.port)/", body: [UInt8](repeating: 0x61, count: 101))
+            #expect(response.status == 413)
+            #expect(response.text == #"{"error":"The request body is larger than the limit."}"#)
+            #expect(response.header("content-type") == "application/json; charset=utf-8")
+            let fits = try await HTTPClient.send(
+                "POST", "http://127.0.0.1:\(server.port)/", body: [UInt8](repeating: 0x61, count: 100))
+            #expect(fits.status == 200)
+            #expect(calls.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    @Test func slowHandlerDoesNotDelayOtherRequests() async throws {
+        try await withServer(handler: { request in
+            if request.path == "/slow" {
+                try? await Task.sleep(for: .seconds(3))
+            }
+            return HTTPResponse(status: 200, body: Array(request.path.utf8))
+        }) { server in
+            async let slow = HTTPClient.send("GET", "http://127.0.0.1:\(server.port)/slow")
+            try await Task.sleep(for: .milliseconds(100))
+            let started = ContinuousClock.now
+            let fast = try await HTTPClient.send("GET", "http://127.0.0.1:\(server.port)/fast")
+            #expect(fast.text == "/fast")
+            #expect(ContinuousClock.now - started < .seconds(1))
+            #expect(try await slow.text == "/slow")
+        }
+    }
+
+    @Test func shutdownLetsInFlightRequestsFinish() async throws {
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, threads: 1)
+        let server = HTTPServer(configuration: configuration, logger: Logger(label: "test", level: .error)) { _ in
+            try? await Task.sleep(for: .milliseconds(500))
+            return HTTPResponse(status: 200, body: Array("done".utf8))
+        }
+        try server.start()
+        async let pending = HTTPClient.send("GET", "http://127.0.0.1:\(server.port)/")
+        try await Task.sleep(for: .milliseconds(100))
+        await Task.detached { server.shutdown(gracePeriod: .seconds(5)) }.value
+        let response = try await pending
+        #expect(response.status == 200)
+        #expect(response.text == "done")
+        await #expect(throws: HTTPClient.TransportError.self) {
+            _ = try await HTTPClient.send("GET", "http://127.0.0.1:\(server.port)/", timeoutSeconds: 2)
+        }
+    }
+}
