@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebhookAPI", "Store", "WebhookCore", "Logging", "CCurl"]),
         .testTarget(name: "WebhookCoreTests", dependencies: ["WebhookCore"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore", "Logging"]),
         .testTarget(
             name: "WebhookAPITests",
             dependencies: ["WebhookAPI", "TestSupport", "Store", "WebhookCore", "Delivery"]

@@ -1,0 +1,122 @@
+import CSQLite
+import Foundation
+import Logging
+import WebhookCore
+
+/// One step of the schema's history. Versions only grow; an applied migration is never edited.
+struct Migration: Sendable {
+    /// Position in the history, from 1, recorded in `schema_migrations` once applied.
+    let version: Int
+    /// What the step does, for the log.
+    let summary: String
+    /// Applies the step on a connection already inside the migration transaction.
+    let apply: @Sendable (SQLiteConnection) throws -> Void
+
+    /// Every migration, oldest first.
+    static let all: [Migration] = [v1]
+
+    /// The highest version this build knows.
+    static var latestVersion: Int { all.last?.version ?? 0 }
+
+    /// Brings the database on `connection` up to `latestVersion`, each step in order, all in one transaction.
+    ///
+    /// The whole run holds the write lock, so two processes starting at once apply each step exactly once.
+    /// - Returns: the schema version afterwards.
+    @discardableResult
+    static func migrate(_ connection: SQLiteConnection, logger: Logger) throws -> Int {
+        try connection.writeTransaction {
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY,
+                    applied_at TEXT NOT NULL
+                )
+                """
+            )
+            let current =
+                try connection.row("SELECT IFNULL(MAX(version), 0) FROM schema_migrations") {
+                    $0.int(at: 0)
+                } ?? 0
+            guard current <= latestVersion else {
+                throw SQLiteError(
+                    code: SQLITE_ERROR,
+                    message: "database schema version \(current) is newer than this build knows (\(latestVersion))"
+                )
+            }
+
+            for migration in all where migration.version > current {
+                try migration.apply(connection)
+                try connection.run(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [migration.version, SQLiteTimestamp.format(Date())]
+                )
+                logger.info("schema migration applied", ["version": migration.version, "summary": migration.summary])
+            }
+            return latestVersion
+        }
+    }
+}
+
+extension Migration {
+    /// Companies, API keys, event types with the default catalog, webhooks and their subscriptions.
+    static let v1 = Migration(version: 1, summary: "companies, api keys, event types, webhooks") { connection in
+        try connection.execute(
+            """
+            CREATE TABLE companies (
+                id INTEGER PRIMARY KEY,
+                slug TEXT UNIQUE NOT NULL,
+                created_at TEXT NOT NULL
+            );
+
+            CREATE TABLE api_keys (
+                id INTEGER PRIMARY KEY,
+                company_id INTEGER NOT NULL REFERENCES companies(id),
+                prefix TEXT UNIQUE NOT NULL,
+                hash TEXT UNIQUE NOT NULL,
+                permissions TEXT NOT NULL, -- comma-separated permission names
+                created_at TEXT NOT NULL,
+                revoked_at TEXT
+            );
+            CREATE INDEX api_keys_company ON api_keys (company_id, id);
+
+            -- company_id NULL means every company; IFNULL folds it to 0, which no rowid takes, so a global
+            -- name is unique too (NULLs are otherwise distinct in a unique index).
+            CREATE TABLE event_types (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                company_id INTEGER REFERENCES companies(id)
+            );
+            CREATE UNIQUE INDEX event_types_name_scope ON event_types (name, IFNULL(company_id, 0));
+            CREATE INDEX event_types_company ON event_types (company_id, name);
+
+            -- seq is the creation order that listings page by; AUTOINCREMENT never reuses a deleted one.
+            CREATE TABLE webhooks (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT UNIQUE NOT NULL,
+                company_id INTEGER NOT NULL REFERENCES companies(id),
+                name TEXT NOT NULL,
+                description TEXT,
+                url TEXT NOT NULL,
+                token TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'enabled',
+                disabled_reason TEXT,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX webhooks_company ON webhooks (company_id, seq);
+
+            -- One row per subscribed event type, in the order given. The second index answers "webhooks
+            -- subscribed to type T" for fan-out; the webhook's company and status are then one rowid lookup.
+            CREATE TABLE webhook_events (
+                webhook_seq INTEGER NOT NULL REFERENCES webhooks(seq) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                event_type TEXT NOT NULL,
+                PRIMARY KEY (webhook_seq, position)
+            ) WITHOUT ROWID;
+            CREATE INDEX webhook_events_type ON webhook_events (event_type, webhook_seq);
+            """
+        )
+        for name in EventType.defaultCatalog {
+            try connection.run("INSERT INTO event_types (name, company_id) VALUES (?, NULL)", [name])
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import WebhookCore
+
+extension SQLiteStore {
+    /// Names of the event types a company may subscribe to, sorted by name.
+    public func availableEventTypes(companyID: Int64) throws -> [String] {
+        try withConnection("availableEventTypes") { connection in
+            try connection.rows(
+                """
+                SELECT DISTINCT name FROM event_types
+                WHERE company_id IS NULL OR company_id = ?
+                ORDER BY name
+                """,
+                [companyID]
+            ) { $0.string(at: 0) }
+        }
+    }
+
+    /// Every event type with its scope, sorted by name then company (global first).
+    public func allEventTypes() throws -> [EventType] {
+        try withConnection("allEventTypes") { connection in
+            try connection.rows("SELECT name, company_id FROM event_types ORDER BY name, company_id") { row in
+                EventType(name: row.string(at: 0), companyID: row.isNull(at: 1) ? nil : row.int64(at: 1))
+            }
+        }
+    }
+
+    /// Adds an event type for every company (`companyID == nil`) or for one. Returns `false` if it existed.
+    public func addEventType(name: String, companyID: Int64?) throws -> Bool {
+        try withWriteTransaction("addEventType") { connection in
+            // DO NOTHING covers only uniqueness; an unknown company still fails as a conflict.
+            try connection.run(
+                "INSERT INTO event_types (name, company_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [name, companyID]
+            ) > 0
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import WebhookCore
+
+@testable import Store
+
+@Suite struct MigrationTests {
+    @Test func migrationRunsTwiceAndRecordsVersionOne() throws {
+        let directory = try TemporaryDirectory()
+        for _ in 0..<2 {
+            let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+            defer { store.close() }
+            #expect(store.schemaVersion == 1)
+
+            let versions = try store.withConnection("test") { connection in
+                try connection.rows("SELECT version FROM schema_migrations ORDER BY version") { $0.int(at: 0) }
+            }
+            #expect(versions == [1])
+        }
+    }
+
+    @Test func defaultCatalogIsSeededAsGlobalTypes() throws {
+        try withTemporaryStore { store, _ in
+            let all = try store.allEventTypes()
+            #expect(all == EventType.defaultCatalog.sorted().map { EventType(name: $0, companyID: nil) })
+        }
+    }
+
+    @Test func connectionSettingsAreApplied() throws {
+        try withTemporaryStore { store, _ in
+            let settings = try store.withConnection("test") { connection in
+                [
+                    try connection.pragma("journal_mode"), try connection.pragma("synchronous"),
+                    try connection.pragma("foreign_keys"), try connection.pragma("busy_timeout"),
+                ]
+            }
+            #expect(settings == ["wal", "1", "1", "5000"])
+        }
+    }
+
+    @Test func integrityCheckSaysOK() throws {
+        try withTemporaryStore { store, _ in
+            let result = try store.integrityCheck()
+            #expect(result == "ok")
+        }
+    }
+
+    @Test func reopeningTheFileKeepsData() throws {
+        let directory = try TemporaryDirectory()
+        let first = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+        let company = try first.findOrCreateCompany(slug: "acme")
+        try first.insertWebhook(makeWebhook(id: "wh_keep", companyID: company.id, events: ["b", "a"]))
+        first.close()
+
+        let second = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+        defer { second.close() }
+        #expect(try second.company(slug: "acme") == company)
+        #expect(try second.webhook(id: "wh_keep", companyID: company.id)?.events == ["b", "a"])
+    }
+
+    @Test func closedStoreThrowsClosed() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+        store.close()
+        #expect(throws: StoreError.closed) { try store.ping() }
+    }
+
+    @Test func timestampsRoundTripToTheMillisecond() throws {
+        let date = Date(timeIntervalSince1970: 1_767_225_600.987_654)
+        let text = SQLiteTimestamp.format(date)
+        #expect(text == "2026-01-01T00:00:00.988Z")
+        #expect(SQLiteTimestamp.parse(text) == SQLiteTimestamp.rounded(date))
+        #expect(SQLiteTimestamp.parse("2026-01-01 00:00:00.988Z") == nil)
+        #expect(SQLiteTimestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+    }
+}
