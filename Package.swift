@@ -32,7 +32,11 @@ let package = Package(
         ),
 
         // Test support: test CA, receivers, server launcher.
-        .target(name: "TestSupport", dependencies: ["WebhookAPI", "Store", "WebhookCore", "Logging", "CCurl"]),
+        .target(
+            name: "TestSupport",
+            dependencies: ["WebhookAPI", "Store", "WebhookCore", "Logging", "CCurl"],
+            resources: [.copy("Resources/receiver.py")]
+        ),
         .testTarget(name: "WebhookCoreTests", dependencies: ["WebhookCore"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore", "Logging"]),

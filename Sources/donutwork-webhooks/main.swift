@@ -1,1 +1,58 @@
-print("donutwork-webhooks")
+import Foundation
+import Store
+
+let commands = [
+    serveCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, eventTypesListCommand,
+    eventTypesAddCommand, migrateCommand,
+]
+
+let topUsage = """
+    usage: donutwork-webhooks COMMAND [flags]
+
+    Donutwork Webhooks: register HTTPS endpoints, deliver platform events to them.
+
+    commands:
+      serve                 run the API (default store: sqlite:donutwork.db)
+      keys create           create an API key for a company and print it
+      keys list             list a company's keys (prefixes only)
+      keys revoke PREFIX    revoke a key
+      event-types list      list event types
+      event-types add NAME  add an event type, for all companies or one
+      migrate               apply schema migrations
+
+    Run `donutwork-webhooks COMMAND --help` for a command's flags.
+
+    """
+
+/// Finds the command named by the first one or two words and runs it; returns the exit status.
+@MainActor
+func runCommandLine(_ arguments: [String]) -> Int32 {
+    guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
+        print(topUsage, terminator: "")
+        return arguments.isEmpty ? 2 : 0
+    }
+    let twoWords = arguments.count > 1 ? "\(first) \(arguments[1])" : first
+    let command = commands.first { $0.name == twoWords } ?? commands.first { $0.name == first }
+    guard let command else {
+        FileHandle.standardError.write(Data("error: unknown command \"\(twoWords)\"\n\n\(topUsage)".utf8))
+        return 2
+    }
+    let rest = Array(arguments.dropFirst(command.name.split(separator: " ").count))
+    let usage = usageText(command.synopsis, command.summary, command.flags)
+    do {
+        let options = try ParsedOptions(rest, specs: command.flags, environment: ProcessInfo.processInfo.environment)
+        if options.helpRequested {
+            print(usage, terminator: "")
+            return 0
+        }
+        return try command.run(options)
+    } catch let error as UsageError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n\n\(usage)".utf8))
+        return 2
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return 1
+    }
+}
+
+exit(runCommandLine(Array(CommandLine.arguments.dropFirst())))

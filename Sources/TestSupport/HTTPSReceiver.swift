@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+
+/// A real HTTPS receiver (Python's http.server with ssl) on 127.0.0.1, recording every request it gets.
+public final class HTTPSReceiver: Sendable {
+    /// One request as the receiver saw it.
+    public struct Received: Sendable {
+        public var method: String
+        public var path: String
+        public var headers: [String: String]
+        public var body: [UInt8]
+        public var receivedAt: Double
+    }
+
+    public let port: Int
+    private let process: Process
+    /// Requests seen, shared with the reading thread.
+    private final class Log: Sendable {
+        let entries = Mutex<[Received]>([])
+    }
+
+    private let log = Log()
+
+    /// Starts the receiver with a certificate and waits until it listens.
+    public init(certificate: String, key: String, status: Int = 204) throws {
+        guard let script = Bundle.module.path(forResource: "receiver", ofType: "py") else {
+            throw Shell.Failure(command: "receiver.py", status: -1, output: "resource missing")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--cert", certificate, "--key", key, "--status", String(status)]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        self.process = process
+
+        let reader = LineReader(output.fileHandleForReading)
+        guard let first = reader.next(),
+            let object = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any],
+            let port = object["listening"] as? Int
+        else {
+            process.terminate()
+            throw Shell.Failure(command: "receiver.py", status: -1, output: "did not start")
+        }
+        self.port = port
+
+        let thread = Thread { [log] in
+            while let line = reader.next() {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                else { continue }
+                let body = Data(base64Encoded: object["body_base64"] as? String ?? "") ?? Data()
+                let record = Received(
+                    method: object["method"] as? String ?? "", path: object["path"] as? String ?? "",
+                    headers: object["headers"] as? [String: String] ?? [:], body: Array(body),
+                    receivedAt: object["received_at"] as? Double ?? 0)
+                log.entries.withLock { $0.append(record) }
+            }
+        }
+        thread.start()
+    }
+
+    /// Requests received so far.
+    public var requests: [Received] { log.entries.withLock { $0 } }
+
+    /// Stops the receiver process.
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit {
+        stop()
+    }
+}
+
+/// Splits a pipe into lines, blocking for more.
+final class LineReader: @unchecked Sendable {
+    // @unchecked: used by one thread at a time (the constructor, then the reading thread).
+    private let handle: FileHandle
+    private var buffer = Data()
+
+    init(_ handle: FileHandle) {
+        self.handle = handle
+    }
+
+    func next() -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return String(decoding: line, as: UTF8.self)
+            }
+            let chunk = handle.availableData
+            if chunk.isEmpty { return nil }
+            buffer.append(chunk)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+// WebhookAPI: the versioned REST API (`/2026-02-01/...`): routing, authentication, rate limits, the JSON shapes
+// of the seed page and the mapping of every failure to its status and one sentence. It composes HTTPServer,
+// WebhookCore, Store and Delivery, and is the only module that knows all four.
+
+import Foundation
+
+/// A JSON document built in code, serialised with its object keys in the order given.
+///
+/// Key order carries no meaning in JSON, but answers read better in the seed page's order (`id`, `name`, ...).
+/// Strings are escaped by Foundation's `JSONSerialization`; this type only places them.
+enum JSONValue: Sendable {
+    case string(String)
+    case int(Int)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    /// An optional string, or `null`.
+    static func string(_ value: String?) -> JSONValue {
+        value.map { .string($0) } ?? .null
+    }
+
+    /// The UTF-8 bytes of the document.
+    func serialized() -> [UInt8] {
+        var output: [UInt8] = []
+        write(into: &output)
+        return output
+    }
+
+    private func write(into output: inout [UInt8]) {
+        switch self {
+        case .string(let text):
+            output += JSONValue.quoted(text)
+        case .int(let number):
+            output += Array(String(number).utf8)
+        case .bool(let flag):
+            output += Array((flag ? "true" : "false").utf8)
+        case .null:
+            output += Array("null".utf8)
+        case .array(let elements):
+            output.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                element.write(into: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let members):
+            output.append(UInt8(ascii: "{"))
+            for (index, member) in members.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                output += JSONValue.quoted(member.0)
+                output.append(UInt8(ascii: ":"))
+                member.1.write(into: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static func quoted(_ text: String) -> [UInt8] {
+        let options: JSONSerialization.WritingOptions = [.fragmentsAllowed, .withoutEscapingSlashes]
+        guard let data = try? JSONSerialization.data(withJSONObject: text, options: options) else {
+            return Array("\"\"".utf8)
+        }
+        return Array(data)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Every setting of `serve`, with the defaults a single machine needs.
+public struct ServiceConfiguration: Sendable {
+    /// `HOST:PORT` to listen on; `[::1]:8080` for IPv6.
+    public var listen: String
+    /// `sqlite:PATH` (default `sqlite:donutwork.db`) or `postgres://...`.
+    public var database: String
+    /// Event loop threads.
+    public var threads: Int
+    /// Extra trusted CA certificates (PEM) for endpoint checks.
+    public var caFile: String?
+    /// Lets webhooks point at loopback and private networks; for development and tests.
+    public var allowPrivateTargets: Bool
+    /// Seconds a new endpoint has to complete its TLS handshake.
+    public var tlsCheckTimeout: Double
+    /// Largest request body in bytes.
+    public var maxBodySize: Int
+    /// Sustained requests per second per API key (0 turns it off).
+    public var rateLimit: Double
+    /// Burst size per API key.
+    public var rateBurst: Double
+
+    public init(
+        listen: String = "127.0.0.1:8080", database: String = "sqlite:donutwork.db",
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, caFile: String? = nil,
+        allowPrivateTargets: Bool = false, tlsCheckTimeout: Double = 10, maxBodySize: Int = 1 << 20,
+        rateLimit: Double = 100, rateBurst: Double = 200
+    ) {
+        self.listen = listen
+        self.database = database
+        self.threads = threads
+        self.caFile = caFile
+        self.allowPrivateTargets = allowPrivateTargets
+        self.tlsCheckTimeout = tlsCheckTimeout
+        self.maxBodySize = maxBodySize
+        self.rateLimit = rateLimit
+        self.rateBurst = rateBurst
+    }
+
+    /// Splits `HOST:PORT` (or `[IPV6]:PORT`); `nil` when malformed.
+    public static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        }
+        guard !host.isEmpty else { return nil }
+        return (host, port)
+    }
+}

@@ -1,0 +1,172 @@
+import Delivery
+import Foundation
+import HTTPServer
+import Logging
+import Store
+import WebhookCore
+
+/// The REST API of version 2026-02-01: one handler for every request the HTTP server reads.
+public final class WebhookAPI: Sendable {
+    /// The path prefix every versioned call shares.
+    public static let version = "2026-02-01"
+
+    /// Operator settings the handlers need.
+    public struct Configuration: Sendable {
+        public var allowPrivateTargets: Bool
+        /// Sustained requests per second per API key; 0 turns the limit off.
+        public var rateLimit: Double
+        /// Requests a quiet key may send at once.
+        public var rateBurst: Double
+        /// Threads for blocking store calls.
+        public var storeThreads: Int
+
+        public init(allowPrivateTargets: Bool = false, rateLimit: Double = 100, rateBurst: Double = 200, storeThreads: Int = 8) {
+            self.allowPrivateTargets = allowPrivateTargets
+            self.rateLimit = rateLimit
+            self.rateBurst = rateBurst
+            self.storeThreads = storeThreads
+        }
+    }
+
+    /// The calls the API answers.
+    enum Route: Sendable {
+        case health
+        case openAPI
+        case listWebhooks
+        case createWebhook
+        case eventTypes
+        case showWebhook
+        case deleteWebhook
+
+        /// What a key needs for the call; `nil` for calls without authentication.
+        var permission: Permission? {
+            switch self {
+            case .health, .openAPI: nil
+            case .listWebhooks, .eventTypes, .showWebhook: .webhooksRead
+            case .createWebhook, .deleteWebhook: .webhooksWrite
+            }
+        }
+    }
+
+    /// Who is calling, once the key checked out.
+    struct Caller: Sendable {
+        var key: APIKey
+        var company: Company
+    }
+
+    let store: any Store
+    let checker: EndpointChecker
+    let configuration: Configuration
+    let logger: Logger
+    let pool: BlockingPool
+    private let router: Router<Route>
+    let rateLimiter: RateLimiter
+
+    /// Creates the API over a store and an endpoint checker.
+    public init(store: any Store, checker: EndpointChecker, configuration: Configuration, logger: Logger) {
+        self.store = store
+        self.checker = checker
+        self.configuration = configuration
+        self.logger = logger
+        pool = BlockingPool(threads: configuration.storeThreads, name: "store")
+        rateLimiter = RateLimiter(requestsPerSecond: configuration.rateLimit, burst: configuration.rateBurst)
+
+        let prefix = "/\(WebhookAPI.version)"
+        var router = Router<Route>()
+        router.add("GET", "/healthz", .health)
+        router.add("GET", "\(prefix)/openapi.json", .openAPI)
+        router.add("GET", "\(prefix)/webhooks.json", .listWebhooks)
+        router.add("POST", "\(prefix)/webhooks.json", .createWebhook)
+        router.add("GET", "\(prefix)/webhooks/types.json", .eventTypes)
+        router.add("GET", "\(prefix)/webhooks/{id}.json", .showWebhook)
+        router.add("DELETE", "\(prefix)/webhooks/{id}.json", .deleteWebhook)
+        self.router = router
+    }
+
+    /// Stops the store threads once the HTTP server has stopped.
+    public func stop() {
+        pool.stop()
+    }
+
+    /// Answers one request; never throws, never leaks internals.
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound:
+            return APIError.notFound(method: request.method, path: request.path).response
+        case .methodNotAllowed(let allowed):
+            return APIError.methodNotAllowed(allowed).response
+        case .matched(let route, let parameters):
+            var caller: Caller?
+            var response: HTTPResponse
+            do {
+                if let permission = route.permission {
+                    caller = try await authenticate(request, needing: permission)
+                }
+                response = try await dispatch(route, parameters: parameters, caller: caller, request: request)
+            } catch let error as APIError {
+                response = error.response
+            } catch let error as StoreError {
+                response = storeFailure(error, request: request)
+            } catch {
+                logger.error("request failed", ["request_id": request.requestID, "error": String(describing: error)])
+                response = APIError.internalError.response
+            }
+            if let caller {
+                response.logMetadata.append((key: "company", value: caller.company.slug))
+            }
+            return response
+        }
+    }
+
+    private func dispatch(
+        _ route: Route, parameters: [String: String], caller: Caller?, request: HTTPRequest
+    ) async throws -> HTTPResponse {
+        switch route {
+        case .health:
+            return await health()
+        case .openAPI:
+            return OpenAPIDocument.response
+        case .listWebhooks:
+            return try await listWebhooks(try required(caller), request: request)
+        case .createWebhook:
+            return try await createWebhook(try required(caller), request: request)
+        case .eventTypes:
+            return try await eventTypes(try required(caller))
+        case .showWebhook:
+            return try await showWebhook(try required(caller), id: parameters["id"] ?? "")
+        case .deleteWebhook:
+            return try await deleteWebhook(try required(caller), id: parameters["id"] ?? "")
+        }
+    }
+
+    private func required(_ caller: Caller?) throws -> Caller {
+        guard let caller else { throw APIError.missingKey }
+        return caller
+    }
+
+    /// Runs a store call on the store threads.
+    func withStore<T: Sendable>(_ body: @escaping @Sendable (any Store) throws -> T) async throws -> T {
+        let store = store
+        return try await pool.run { try body(store) }
+    }
+
+    private func health() async -> HTTPResponse {
+        do {
+            try await withStore { try $0.ping() }
+            return .json(200, .object([("status", .string("ok"))]))
+        } catch {
+            logger.warning("health check failed", ["error": String(describing: error)])
+            return APIError(status: 503, message: "The store is not answering.").response
+        }
+    }
+
+    private func storeFailure(_ error: StoreError, request: HTTPRequest) -> HTTPResponse {
+        logger.error("store failure", ["request_id": request.requestID, "error": error.description])
+        if case .unavailable = error {
+            var response = APIError.storeUnavailable.response
+            response.headers.add(name: "Retry-After", value: "1")
+            return response
+        }
+        return APIError.internalError.response
+    }
+}

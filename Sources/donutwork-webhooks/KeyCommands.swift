@@ -1,0 +1,136 @@
+import Foundation
+import Store
+import WebhookCore
+
+let keysCreateCommand = Command(
+    name: "keys create",
+    synopsis: "donutwork-webhooks keys create --company SLUG --permissions LIST [--database ...]",
+    summary: """
+        Creates an API key for a company (creating the company if it is new) and prints only the key.
+        LIST is comma-separated from webhooks:read, webhooks:write, events:write. The key is shown once;
+        only its SHA-256 hash and its first 12 characters are stored.
+        """,
+    flags: [
+        FlagSpec(name: "company", help: "company slug: 1-64 of a-z, 0-9, - and _"),
+        FlagSpec(name: "permissions", help: "comma-separated permissions"),
+        databaseFlag, logLevelFlag,
+    ],
+    run: { options in
+        let slug = try companySlug(options)
+        guard let list = options.string("permissions") else { throw UsageError(message: "--permissions is required") }
+        guard let permissions = Permission.parseList(list) else {
+            let known = Permission.allCases.map(\.rawValue).joined(separator: ", ")
+            throw UsageError(message: "--permissions must be a comma-separated list of \(known)")
+        }
+        let store = try openStoreForCommand(options)
+        defer { store.close() }
+        let company = try store.findOrCreateCompany(slug: slug)
+        let material = APIKeyMaterial.make()
+        _ = try store.insertAPIKey(
+            companyID: company.id, prefix: material.prefix, hash: material.hash, permissions: permissions)
+        print(material.key)
+        return 0
+    })
+
+let keysListCommand = Command(
+    name: "keys list",
+    synopsis: "donutwork-webhooks keys list --company SLUG [--database ...]",
+    summary: "Lists a company's keys: prefix, permissions, creation time and revocation time. Never the keys.",
+    flags: [FlagSpec(name: "company", help: "company slug"), databaseFlag, logLevelFlag],
+    run: { options in
+        let slug = try companySlug(options)
+        let store = try openStoreForCommand(options)
+        defer { store.close() }
+        guard let company = try store.company(slug: slug) else {
+            FileHandle.standardError.write(Data("no company \(slug)\n".utf8))
+            return 1
+        }
+        let formatter = ISO8601DateFormatter()
+        print("PREFIX\tPERMISSIONS\tCREATED\tREVOKED")
+        for key in try store.apiKeys(companyID: company.id) {
+            let permissions = key.permissions.map(\.rawValue).sorted().joined(separator: ",")
+            let revoked = key.revokedAt.map { formatter.string(from: $0) } ?? "-"
+            print("\(key.prefix)\t\(permissions)\t\(formatter.string(from: key.createdAt))\t\(revoked)")
+        }
+        return 0
+    })
+
+let keysRevokeCommand = Command(
+    name: "keys revoke",
+    synopsis: "donutwork-webhooks keys revoke PREFIX [--database ...]",
+    summary: "Revokes the key that starts with PREFIX (as shown by `keys list`). Requests with it get 401 at once.",
+    flags: [databaseFlag, logLevelFlag],
+    run: { options in
+        guard options.positional.count == 1, let prefix = options.positional.first else {
+            throw UsageError(message: "keys revoke takes exactly one PREFIX")
+        }
+        let store = try openStoreForCommand(options)
+        defer { store.close() }
+        guard try store.revokeAPIKey(prefix: prefix) else {
+            FileHandle.standardError.write(Data("no active key with prefix \(prefix)\n".utf8))
+            return 1
+        }
+        print("revoked \(prefix)")
+        return 0
+    })
+
+let eventTypesListCommand = Command(
+    name: "event-types list",
+    synopsis: "donutwork-webhooks event-types list [--database ...]",
+    summary: "Lists event types: name and the id of the company it is limited to, or * for every company.",
+    flags: [databaseFlag, logLevelFlag],
+    run: { options in
+        let store = try openStoreForCommand(options)
+        defer { store.close() }
+        print("NAME\tCOMPANY_ID")
+        for type in try store.allEventTypes() {
+            print("\(type.name)\t\(type.companyID.map { String($0) } ?? "*")")
+        }
+        return 0
+    })
+
+let eventTypesAddCommand = Command(
+    name: "event-types add",
+    synopsis: "donutwork-webhooks event-types add NAME [--company SLUG] [--database ...]",
+    summary: "Adds an event type for every company, or only for --company.",
+    flags: [FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, logLevelFlag],
+    run: { options in
+        guard options.positional.count == 1, let name = options.positional.first else {
+            throw UsageError(message: "event-types add takes exactly one NAME")
+        }
+        guard EventTypeName.isValid(name) else {
+            throw UsageError(message: "NAME must be 1-255 characters of letters, digits, '.', '_' and '-'")
+        }
+        let store = try openStoreForCommand(options)
+        defer { store.close() }
+        var companyID: Int64?
+        if options.string("company") != nil {
+            companyID = try store.findOrCreateCompany(slug: try companySlug(options)).id
+        }
+        let added = try store.addEventType(name: name, companyID: companyID)
+        print(added ? "added \(name)" : "\(name) already exists")
+        return 0
+    })
+
+/// The `--company` flag, checked.
+func companySlug(_ options: ParsedOptions) throws -> String {
+    guard let slug = options.string("company") else { throw UsageError(message: "--company is required") }
+    let allowed = slug.utf8.allSatisfy { byte in
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x5F
+    }
+    guard (1...64).contains(slug.utf8.count), allowed else {
+        throw UsageError(message: "--company must be 1-64 characters of a-z, 0-9, - and _")
+    }
+    return slug
+}
+
+/// What an event type name may look like.
+enum EventTypeName {
+    static func isValid(_ name: String) -> Bool {
+        (1...255).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+                    || byte == 0x2E || byte == 0x5F || byte == 0x2D
+            }
+    }
+}
