@@ -113,6 +113,11 @@ final class EventLoop: @unchecked Sendable {
             send(handle, HTTPServer.errorResponse(413, shared.configuration.bodyTooLargeMessage), summary)
             return
         }
+        if EventLoop.hasUnreadBody(parsed) {
+            let message = "A \(parsed.method) request must not carry a body."
+            send(handle, HTTPServer.errorResponse(400, message), summary, closeConnection: true)
+            return
+        }
 
         let handler = shared.handler
         Task {
@@ -150,14 +155,16 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func send(_ handle: RequestHandle, _ response: HTTPResponse, _ summary: RequestSummary) {
+    private func send(
+        _ handle: RequestHandle, _ response: HTTPResponse, _ summary: RequestSummary, closeConnection: Bool = false
+    ) {
         let request = handle.pointer
         let headers = evhttp_request_get_output_headers(request)
         for field in response.headers {
             evhttp_add_header(headers, field.name, field.value)
         }
         evhttp_add_header(headers, "X-Request-Id", summary.requestID)
-        if shared.shuttingDown.load(ordering: .relaxed) {
+        if closeConnection || shared.shuttingDown.load(ordering: .relaxed) {
             evhttp_add_header(headers, "Connection", "close")
         }
 
@@ -186,6 +193,20 @@ final class EventLoop: @unchecked Sendable {
     }
 
     // MARK: Reading a request
+
+    /// Whether the client framed a body that libevent left unread.
+    ///
+    /// libevent 2.1 reads a body only for POST, PUT and PATCH. For any other method a `Content-Length` or
+    /// `Transfer-Encoding` body stays in the connection and would be parsed as the next request, so such a
+    /// request is refused and its connection closed.
+    static func hasUnreadBody(_ request: HTTPRequest) -> Bool {
+        guard !["POST", "PUT", "PATCH"].contains(request.method) else { return false }
+        if request.headers["Transfer-Encoding"] != nil { return true }
+        if let length = request.headers["Content-Length"] {
+            return length.trimmingCharacters(in: .whitespaces) != "0"
+        }
+        return false
+    }
 
     private static func read(_ request: OpaquePointer) -> HTTPRequest {
         let method = methodName(evhttp_request_get_command(request))

@@ -99,3 +99,38 @@ import Testing
         }
     }
 }
+
+@Suite struct HTTPFramingTests {
+    @Test func bodyOnABodylessMethodIsRefusedAndNeverParsedAsAnotherRequest() async throws {
+        let paths = Mutex<[String]>([])
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, threads: 1)
+        let server = HTTPServer(configuration: configuration, logger: Logger(label: "test", level: .error)) { request in
+            paths.withLock { $0.append(request.path) }
+            return HTTPResponse(status: 200)
+        }
+        try server.start()
+        defer { server.shutdown(gracePeriod: .seconds(2)) }
+
+        let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        let request = "DELETE /first HTTP/1.1\r\nHost: x\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)"
+        let answer = String(decoding: try await RawConnection.exchange(port: server.port, request: Array(request.utf8)), as: UTF8.self)
+
+        #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(answer.contains("Connection: close\r\n"))
+        #expect(answer.hasSuffix("\r\n\r\n" + #"{"error":"A DELETE request must not carry a body."}"#))
+        #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2)
+        #expect(paths.withLock { $0 }.isEmpty)
+    }
+
+    @Test func emptyContentLengthOnDeleteIsFine() async throws {
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, threads: 1)
+        let server = HTTPServer(configuration: configuration, logger: Logger(label: "test", level: .error)) { _ in
+            HTTPResponse(status: 204)
+        }
+        try server.start()
+        defer { server.shutdown(gracePeriod: .seconds(2)) }
+        let response = try await HTTPClient.send(
+            "DELETE", "http://127.0.0.1:\(server.port)/x", headers: ["Content-Length": "0"])
+        #expect(response.status == 204)
+    }
+}
