@@ -27,8 +27,8 @@ public final class HTTPSReceiver: Sendable {
             throw Shell.Failure(command: "receiver.py", status: -1, output: "resource missing")
         }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--cert", certificate, "--key", key, "--status", String(status)]
+        process.executableURL = URL(fileURLWithPath: try Shell.pythonExecutable())
+        process.arguments = [script, "--cert", certificate, "--key", key, "--status", String(status)]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -66,7 +66,7 @@ public final class HTTPSReceiver: Sendable {
     public func stop() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            Shell.waitForExit(process, timeoutSeconds: 5)
         }
     }
 

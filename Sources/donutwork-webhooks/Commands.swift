@@ -73,19 +73,21 @@ let serveCommand = Command(
         return 0
     })
 
-/// Blocks until SIGTERM or SIGINT arrives.
+/// Blocks until SIGTERM or SIGINT arrives. `main` blocks both signals before any thread starts, so every thread
+/// inherits the mask and only this `sigwait` receives them.
 func waitForTerminationSignal() {
-    let received = DispatchSemaphore(value: 0)
-    var sources: [DispatchSourceSignal] = []
-    for signalNumber in [SIGTERM, SIGINT] {
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-        source.setEventHandler { received.signal() }
-        source.resume()
-        sources.append(source)
-    }
-    received.wait()
-    sources.forEach { $0.cancel() }
+    var signals = terminationSignals()
+    var received: Int32 = 0
+    sigwait(&signals, &received)
+}
+
+/// The set {SIGTERM, SIGINT}.
+func terminationSignals() -> sigset_t {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGTERM)
+    sigaddset(&signals, SIGINT)
+    return signals
 }
 
 // MARK: migrate

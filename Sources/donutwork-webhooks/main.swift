@@ -37,6 +37,10 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
         FileHandle.standardError.write(Data("error: unknown command \"\(twoWords)\"\n\n\(topUsage)".utf8))
         return 2
     }
+    if command.name != serveCommand.name {
+        var signals = terminationSignals()
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
     let rest = Array(arguments.dropFirst(command.name.split(separator: " ").count))
     let usage = usageText(command.synopsis, command.summary, command.flags)
     do {
@@ -55,4 +59,6 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
     }
 }
 
+var blocked = terminationSignals()
+pthread_sigmask(SIG_BLOCK, &blocked, nil)
 exit(runCommandLine(Array(CommandLine.arguments.dropFirst())))

@@ -9,12 +9,16 @@ import argparse
 import base64
 import http.server
 import json
+import signal
 import ssl
 import sys
 import time
 
 
 def main():
+    # A parent may start us with SIGTERM blocked (the mask survives exec); stopping must still work.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parser = argparse.ArgumentParser()
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
