@@ -29,7 +29,8 @@ enum HostResolver {
         var current = info
         while let entry = current {
             if let address = entry.pointee.ai_addr {
-                addresses.append(Address(text: describe(address), isPublic: AddressClassifier.isPublic(sockaddr: address)))
+                addresses.append(
+                    Address(text: describe(address), isPublic: AddressClassifier.isPublic(sockaddr: address)))
             }
             current = entry.pointee.ai_next
         }

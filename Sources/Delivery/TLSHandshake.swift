@@ -5,7 +5,8 @@ import WebhookCore
 /// One TLS handshake through libcurl with `CURLOPT_CONNECT_ONLY`: no request is sent, no redirect followed.
 enum TLSHandshake {
     /// Connects and verifies; returns `nil` on success.
-    static func perform(endpoint: EndpointURL, configuration: EndpointChecker.Configuration) -> EndpointChecker.Failure? {
+    static func perform(endpoint: EndpointURL, configuration: EndpointChecker.Configuration) -> EndpointChecker.Failure?
+    {
         guard let easy = curl_easy_init() else { return .unreachable("The TLS check could not start.") }
         defer { curl_easy_cleanup(easy) }
 

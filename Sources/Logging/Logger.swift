@@ -98,9 +98,11 @@ public struct Logger: Sendable {
 
     /// Quotes a logfmt value when it holds spaces, quotes, `=` or control characters.
     static func quoted(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { scalar in
-            scalar == " " || scalar == "\"" || scalar == "=" || scalar.value < 0x20 || scalar == "\\"
-        }
+        let needsQuotes =
+            value.isEmpty
+            || value.unicodeScalars.contains { scalar in
+                scalar == " " || scalar == "\"" || scalar == "=" || scalar.value < 0x20 || scalar == "\\"
+            }
         guard needsQuotes else { return value }
         var escaped = "\""
         for scalar in value.unicodeScalars {

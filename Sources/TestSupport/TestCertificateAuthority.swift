@@ -24,11 +24,13 @@ public struct TestCertificateAuthority: Sendable {
         let dir = directory
         caFile = "\(dir)/ca.pem"
 
-        try Shell.run("openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", "\(dir)/ca.key", "-out", caFile, "-days", "2", "-subj", "/CN=Donutwork Test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ])
+        try Shell.run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", "\(dir)/ca.key", "-out", caFile, "-days", "2", "-subj", "/CN=Donutwork Test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ])
         try Self.writeCAConfig(dir)
 
         valid = try Self.issue(dir, name: "valid", hosts: "DNS:localhost,IP:127.0.0.1", dates: nil)
@@ -37,11 +39,13 @@ public struct TestCertificateAuthority: Sendable {
         wrongHost = try Self.issue(dir, name: "wrong-host", hosts: "DNS:wrong.example", dates: nil)
 
         untrusted = Leaf(certificate: "\(dir)/untrusted.pem", key: "\(dir)/untrusted.key")
-        try Shell.run("openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", untrusted.key, "-out", untrusted.certificate, "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
+        try Shell.run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", untrusted.key, "-out", untrusted.certificate, "-days", "2", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ])
     }
 
     /// Removes the directory.
@@ -79,11 +83,13 @@ public struct TestCertificateAuthority: Sendable {
 
     private static func issue(_ dir: String, name: String, hosts: String, dates: (String, String)?) throws -> Leaf {
         let leaf = Leaf(certificate: "\(dir)/\(name).pem", key: "\(dir)/\(name).key")
-        try Shell.run("openssl", [
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", leaf.key, "-out", "\(dir)/\(name).csr", "-subj", "/CN=\(name)",
-            "-addext", "subjectAltName=\(hosts)",
-        ])
+        try Shell.run(
+            "openssl",
+            [
+                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", leaf.key, "-out", "\(dir)/\(name).csr", "-subj", "/CN=\(name)",
+                "-addext", "subjectAltName=\(hosts)",
+            ])
         var arguments = [
             "ca", "-batch", "-config", "\(dir)/ca.cnf", "-extensions", "leaf", "-in", "\(dir)/\(name).csr",
             "-out", leaf.certificate, "-notext",
@@ -142,7 +148,9 @@ public enum Shell {
         waitForExit(process, timeoutSeconds: 60)
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0 else {
-            throw Failure(command: ([program] + arguments).joined(separator: " "), status: process.terminationStatus, output: text)
+            throw Failure(
+                command: ([program] + arguments).joined(separator: " "), status: process.terminationStatus, output: text
+            )
         }
         return text
     }

@@ -20,7 +20,8 @@ public final class TestService: Sendable {
         configuration.tlsCheckTimeout = 5
         configure(&configuration)
         let level = ProcessInfo.processInfo.environment["DONUTWORK_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(name:))
-        service = try WebhookService(configuration: configuration, logger: Logger(label: "test", level: level ?? .error))
+        service = try WebhookService(
+            configuration: configuration, logger: Logger(label: "test", level: level ?? .error))
         try service.start()
     }
 
@@ -62,7 +63,9 @@ public final class TestService: Sendable {
 }
 
 /// A create request body, the way the seed page shows it.
-public func createBody(name: String = "Billing Events", url: String, events: String = #"["RecurringPayments.charge.paid"]"#)
+public func createBody(
+    name: String = "Billing Events", url: String, events: String = #"["RecurringPayments.charge.paid"]"#
+)
     -> String
 {
     #"{"webhook":{"name":"\#(name)","description":"Receive invoice and payment updates","url":"\#(url)","events":\#(events)}}"#

@@ -14,8 +14,10 @@ extension WebhookAPI {
 
         let companyID = caller.company.id
         let (count, webhooks) = try await withStore { store in
-            (try store.countWebhooks(companyID: companyID),
-             try store.webhooks(companyID: companyID, offset: paging.offset, limit: paging.size))
+            (
+                try store.countWebhooks(companyID: companyID),
+                try store.webhooks(companyID: companyID, offset: paging.offset, limit: paging.size)
+            )
         }
         return .json(
             200,
@@ -34,7 +36,9 @@ extension WebhookAPI {
         let available = Set(try await withStore { try $0.availableEventTypes(companyID: companyID) })
 
         let draft: WebhookDraft
-        switch WebhookDraft.parse(body: request.body, availableEvents: available, allowPrivate: configuration.allowPrivateTargets) {
+        switch WebhookDraft.parse(
+            body: request.body, availableEvents: available, allowPrivate: configuration.allowPrivateTargets)
+        {
         case .success(let parsed):
             draft = parsed
         case .failure(let error):

@@ -20,7 +20,9 @@ public final class WebhookAPI: Sendable {
         /// Threads for blocking store calls.
         public var storeThreads: Int
 
-        public init(allowPrivateTargets: Bool = false, rateLimit: Double = 100, rateBurst: Double = 200, storeThreads: Int = 8) {
+        public init(
+            allowPrivateTargets: Bool = false, rateLimit: Double = 100, rateBurst: Double = 200, storeThreads: Int = 8
+        ) {
             self.allowPrivateTargets = allowPrivateTargets
             self.rateLimit = rateLimit
             self.rateBurst = rateBurst

@@ -23,7 +23,8 @@ public final class WebhookService: Sendable {
     /// Opens the store (applying migrations) and prepares the server; nothing listens until `start()`.
     public init(configuration: ServiceConfiguration, logger: Logger) throws {
         guard let address = ServiceConfiguration.parseListen(configuration.listen) else {
-            throw ConfigurationError("--listen must look like HOST:PORT, e.g. 127.0.0.1:8080, not \"\(configuration.listen)\"")
+            throw ConfigurationError(
+                "--listen must look like HOST:PORT, e.g. 127.0.0.1:8080, not \"\(configuration.listen)\"")
         }
         self.configuration = configuration
         self.logger = logger

@@ -91,7 +91,8 @@ struct ParsedOptions: Sendable {
     func int(_ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let text = values[name] else { return nil }
         guard let number = Int(text), range.contains(number) else {
-            throw UsageError(message: "--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw UsageError(
+                message: "--\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }

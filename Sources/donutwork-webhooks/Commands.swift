@@ -28,7 +28,8 @@ func makeLogger(_ options: ParsedOptions, label: String) throws -> Logger {
 
 func openStoreForCommand(_ options: ParsedOptions) throws -> any Store {
     let logger = try makeLogger(options, label: "store")
-    return try openStore(try DatabaseLocation(parsing: options.string("database") ?? "sqlite:donutwork.db"), logger: logger)
+    return try openStore(
+        try DatabaseLocation(parsing: options.string("database") ?? "sqlite:donutwork.db"), logger: logger)
 }
 
 // MARK: serve
@@ -40,10 +41,15 @@ let serveCommand = Command(
     flags: [
         FlagSpec(name: "listen", help: "HOST:PORT to listen on", defaultValue: "127.0.0.1:8080"),
         databaseFlag,
-        FlagSpec(name: "threads", help: "event loop threads", defaultValue: String(ProcessInfo.processInfo.activeProcessorCount)),
+        FlagSpec(
+            name: "threads", help: "event loop threads",
+            defaultValue: String(ProcessInfo.processInfo.activeProcessorCount)),
         FlagSpec(name: "ca-file", help: "extra trusted CA certificates (PEM) for endpoint TLS checks"),
-        FlagSpec(name: "allow-private-targets", help: "allow webhook URLs on loopback and private networks", takesValue: false),
-        FlagSpec(name: "tls-check-timeout", help: "seconds a new endpoint has for its TLS handshake", defaultValue: "10"),
+        FlagSpec(
+            name: "allow-private-targets", help: "allow webhook URLs on loopback and private networks",
+            takesValue: false),
+        FlagSpec(
+            name: "tls-check-timeout", help: "seconds a new endpoint has for its TLS handshake", defaultValue: "10"),
         FlagSpec(name: "max-body-size", help: "largest request body in bytes", defaultValue: "1048576"),
         FlagSpec(name: "rate-limit", help: "requests per second per API key (0 = off)", defaultValue: "100"),
         FlagSpec(name: "rate-burst", help: "requests a quiet API key may send at once", defaultValue: "200"),

@@ -10,7 +10,8 @@ import Testing
         maxBodySize: Int = 1024, handler: @escaping HTTPHandler, _ body: (HTTPServer) async throws -> Void
     ) async throws {
         let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, threads: 2, maxBodySize: maxBodySize)
-        let server = HTTPServer(configuration: configuration, logger: Logger(label: "test", level: .error), handler: handler)
+        let server = HTTPServer(
+            configuration: configuration, logger: Logger(label: "test", level: .error), handler: handler)
         try server.start()
         defer { server.shutdown(gracePeriod: .seconds(2)) }
         try await body(server)
@@ -113,7 +114,8 @@ import Testing
 
         let smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
         let request = "DELETE /first HTTP/1.1\r\nHost: x\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)"
-        let answer = String(decoding: try await RawConnection.exchange(port: server.port, request: Array(request.utf8)), as: UTF8.self)
+        let answer = String(
+            decoding: try await RawConnection.exchange(port: server.port, request: Array(request.utf8)), as: UTF8.self)
 
         #expect(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(answer.contains("Connection: close\r\n"))

@@ -53,13 +53,15 @@ import WebhookCore
         #expect(token.hasPrefix("whsec_"))
         #expect(WebhookToken.secretBytes(token)?.count == 32)
         #expect(
-            response.text == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"\#(token)"}"#
+            response.text
+                == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"\#(token)"}"#
         )
 
         let shown = try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: key)
         #expect(shown.status == 200)
         #expect(
-            shown.text == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted"}"#
+            shown.text
+                == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted"}"#
         )
     }
 
@@ -68,8 +70,11 @@ import WebhookCore
         let single = try await create(events: #""RecurringPayments.charge.paid""#)
         #expect(single["events"] as? [String] == ["RecurringPayments.charge.paid"])
         let duplicates = try await create(
-            events: #"["RecurringPayments.charge.failed","RecurringPayments.charge.paid","RecurringPayments.charge.failed"]"#)
-        #expect(duplicates["events"] as? [String] == ["RecurringPayments.charge.failed", "RecurringPayments.charge.paid"])
+            events:
+                #"["RecurringPayments.charge.failed","RecurringPayments.charge.paid","RecurringPayments.charge.failed"]"#
+        )
+        #expect(
+            duplicates["events"] as? [String] == ["RecurringPayments.charge.failed", "RecurringPayments.charge.paid"])
     }
 
     @Test func listPagesInCreationOrder() async throws {
@@ -95,14 +100,17 @@ import WebhookCore
 
         let past = try await app.send("GET", "/2026-02-01/webhooks.json?size=2&page=7", key: key)
         #expect(past.status == 200)
-        #expect(past.text == #"{"entities":"Webhook","count":3,"per_page":2,"pages":{"current":7,"max":2},"elements":[]}"#)
+        #expect(
+            past.text == #"{"entities":"Webhook","count":3,"per_page":2,"pages":{"current":7,"max":2},"elements":[]}"#)
     }
 
     @Test func emptyListHasOnePage() async throws {
         defer { cleanUp() }
         let response = try await app.send("GET", "/2026-02-01/webhooks.json", key: key)
         #expect(response.status == 200)
-        #expect(response.text == #"{"entities":"Webhook","count":0,"per_page":100,"pages":{"current":1,"max":1},"elements":[]}"#)
+        #expect(
+            response.text
+                == #"{"entities":"Webhook","count":0,"per_page":100,"pages":{"current":1,"max":1},"elements":[]}"#)
     }
 
     @Test(arguments: [
@@ -149,14 +157,35 @@ import WebhookCore
     @Test(arguments: [
         ("not json", 400, #"{"error":"The request body is not valid JSON."}"#),
         ("[]", 400, #"{"error":"The request body must be an object with a \"webhook\" object."}"#),
-        (#"{"webhook":{"url":"https://x.example/","events":"a"}}"#, 400, #"{"error":"A valid \"name\" must be specified."}"#),
-        (#"{"webhook":{"name":"  ","url":"https://x.example/","events":"a"}}"#, 400, #"{"error":"A valid \"name\" must be specified."}"#),
+        (
+            #"{"webhook":{"url":"https://x.example/","events":"a"}}"#, 400,
+            #"{"error":"A valid \"name\" must be specified."}"#
+        ),
+        (
+            #"{"webhook":{"name":"  ","url":"https://x.example/","events":"a"}}"#, 400,
+            #"{"error":"A valid \"name\" must be specified."}"#
+        ),
         (#"{"webhook":{"name":"n","events":"a"}}"#, 400, #"{"error":"A valid \"url\" must be specified."}"#),
-        (#"{"webhook":{"name":"n","url":"https://x.example/"}}"#, 400, #"{"error":"A valid \"events\" must be specified."}"#),
-        (#"{"webhook":{"name":"n","url":"https://x.example/","events":[]}}"#, 400, #"{"error":"A valid \"events\" must be specified."}"#),
-        (#"{"webhook":{"name":"n","url":"https://x.example/","events":[1]}}"#, 422, #"{"error":"The \"events\" must be a string or an array of strings."}"#),
-        (#"{"webhook":{"name":"n","url":"http://x.example/","events":"RecurringPayments.charge.paid"}}"#, 422, #"{"error":"The \"url\" must be an absolute https URL."}"#),
-        (#"{"webhook":{"name":"n","url":"https://x.example/","events":["Nope.x","RecurringPayments.charge.paid"]}}"#, 422, #"{"error":"Some events are not available","unavailable_events":["Nope.x"]}"#),
+        (
+            #"{"webhook":{"name":"n","url":"https://x.example/"}}"#, 400,
+            #"{"error":"A valid \"events\" must be specified."}"#
+        ),
+        (
+            #"{"webhook":{"name":"n","url":"https://x.example/","events":[]}}"#, 400,
+            #"{"error":"A valid \"events\" must be specified."}"#
+        ),
+        (
+            #"{"webhook":{"name":"n","url":"https://x.example/","events":[1]}}"#, 422,
+            #"{"error":"The \"events\" must be a string or an array of strings."}"#
+        ),
+        (
+            #"{"webhook":{"name":"n","url":"http://x.example/","events":"RecurringPayments.charge.paid"}}"#, 422,
+            #"{"error":"The \"url\" must be an absolute https URL."}"#
+        ),
+        (
+            #"{"webhook":{"name":"n","url":"https://x.example/","events":["Nope.x","RecurringPayments.charge.paid"]}}"#,
+            422, #"{"error":"Some events are not available","unavailable_events":["Nope.x"]}"#
+        ),
     ])
     func invalidCreateBodies(body: String, status: Int, expected: String) async throws {
         defer { cleanUp() }
@@ -177,7 +206,8 @@ import WebhookCore
         #expect(unknown.text == #"{"error":"The API key is unknown or revoked."}"#)
 
         let readOnly = try app.makeKey(company: "acme", permissions: [.webhooksRead])
-        let forbidden = try await app.send("POST", "/2026-02-01/webhooks.json", key: readOnly, body: createBody(url: url))
+        let forbidden = try await app.send(
+            "POST", "/2026-02-01/webhooks.json", key: readOnly, body: createBody(url: url))
         #expect(forbidden.status == 403)
         #expect(forbidden.text == #"{"error":"This API key lacks the \"webhooks:write\" permission."}"#)
         let allowed = try await app.send("GET", "/2026-02-01/webhooks.json", key: readOnly)
@@ -221,9 +251,10 @@ import WebhookCore
         let object = try #require(document.json)
         #expect(object["openapi"] as? String == "3.1.0")
         let paths = try #require(object["paths"] as? [String: Any])
-        #expect(paths.keys.sorted() == [
-            "/2026-02-01/openapi.json", "/2026-02-01/webhooks.json", "/2026-02-01/webhooks/types.json",
-            "/2026-02-01/webhooks/{webhookId}.json", "/healthz",
-        ])
+        #expect(
+            paths.keys.sorted() == [
+                "/2026-02-01/openapi.json", "/2026-02-01/webhooks.json", "/2026-02-01/webhooks/types.json",
+                "/2026-02-01/webhooks/{webhookId}.json", "/healthz",
+            ])
     }
 }
