@@ -14,7 +14,7 @@ final class EventLoop: @unchecked Sendable {
 
     /// Work posted to the loop from other threads.
     private enum Work {
-        case reply(RequestHandle, HTTPResponse, RequestSummary)
+        case reply(RequestHandle, HTTPResponse, RequestSummary, closeConnection: Bool)
         case stopAccepting
         case stop
     }
@@ -113,16 +113,13 @@ final class EventLoop: @unchecked Sendable {
             send(handle, HTTPServer.errorResponse(413, shared.configuration.bodyTooLargeMessage), summary)
             return
         }
-        if EventLoop.hasUnreadBody(parsed) {
-            let message = "A \(parsed.method) request must not carry a body."
-            send(handle, HTTPServer.errorResponse(400, message), summary, closeConnection: true)
-            return
-        }
+        // The unread body must never be parsed as a next request: answer, then close the connection.
+        let closeAfterwards = EventLoop.hasUnreadBody(parsed)
 
         let handler = shared.handler
         Task {
             let response = await handler(parsed)
-            self.post(.reply(handle, response, summary))
+            self.post(.reply(handle, response, summary, closeConnection: closeAfterwards))
         }
     }
 
@@ -134,8 +131,8 @@ final class EventLoop: @unchecked Sendable {
         }
         for item in work {
             switch item {
-            case .reply(let handle, let response, let summary):
-                send(handle, response, summary)
+            case .reply(let handle, let response, let summary, let closeConnection):
+                send(handle, response, summary, closeConnection: closeConnection)
             case .stopAccepting:
                 if let socket = boundSocket {
                     evhttp_del_accept_socket(http, socket)
@@ -197,8 +194,8 @@ final class EventLoop: @unchecked Sendable {
     /// Whether the client framed a body that libevent left unread.
     ///
     /// libevent 2.1 reads a body only for POST, PUT and PATCH. For any other method a `Content-Length` or
-    /// `Transfer-Encoding` body stays in the connection and would be parsed as the next request, so such a
-    /// request is refused and its connection closed.
+    /// `Transfer-Encoding` body stays in the connection and would be parsed as the next request (a request
+    /// smuggling hole), so such a request is answered and its connection closed.
     static func hasUnreadBody(_ request: HTTPRequest) -> Bool {
         guard !["POST", "PUT", "PATCH"].contains(request.method) else { return false }
         if request.headers["Transfer-Encoding"] != nil { return true }
