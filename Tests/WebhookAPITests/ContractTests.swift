@@ -258,3 +258,16 @@ import WebhookCore
             ])
     }
 }
+
+@Suite struct OpenAPIDocumentTests {
+    @Test func servedDocumentIsTheOneInDocs() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let documented = try Data(contentsOf: repository.appendingPathComponent("docs/openapi.json"))
+        let app = try TestService()
+        defer { app.stop() }
+        let served = try await app.send("GET", "/2026-02-01/openapi.json")
+        #expect(served.status == 200)
+        #expect(served.body == Array(documented))
+    }
+}
