@@ -17,9 +17,11 @@ struct Command: Sendable {
 let databaseFlag = FlagSpec(
     name: "database", help: "sqlite:PATH or postgres://...", defaultValue: "sqlite:donutwork.db")
 let logLevelFlag = FlagSpec(name: "log-level", help: "debug, info, warning or error", defaultValue: "info")
+/// Administration commands print results on standard output; their logs stay quiet unless asked.
+let quietLogLevelFlag = FlagSpec(name: "log-level", help: "debug, info, warning or error", defaultValue: "warning")
 
 func makeLogger(_ options: ParsedOptions, label: String) throws -> Logger {
-    let name = options.string("log-level") ?? "info"
+    let name = options.string("log-level") ?? "warning"
     guard let level = Logger.Level(name: name) else {
         throw UsageError(message: "--log-level must be debug, info, warning or error, not \"\(name)\"")
     }
@@ -102,7 +104,7 @@ let migrateCommand = Command(
     name: "migrate",
     synopsis: "donutwork-webhooks migrate [--database ...]",
     summary: "Applies the store's schema migrations and exits. `serve` also applies them at start.",
-    flags: [databaseFlag, logLevelFlag],
+    flags: [databaseFlag, quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         store.close()

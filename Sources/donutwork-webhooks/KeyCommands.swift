@@ -13,7 +13,7 @@ let keysCreateCommand = Command(
     flags: [
         FlagSpec(name: "company", help: "company slug: 1-64 of a-z, 0-9, - and _"),
         FlagSpec(name: "permissions", help: "comma-separated permissions"),
-        databaseFlag, logLevelFlag,
+        databaseFlag, quietLogLevelFlag,
     ],
     run: { options in
         let slug = try companySlug(options)
@@ -36,7 +36,7 @@ let keysListCommand = Command(
     name: "keys list",
     synopsis: "donutwork-webhooks keys list --company SLUG [--database ...]",
     summary: "Lists a company's keys: prefix, permissions, creation time and revocation time. Never the keys.",
-    flags: [FlagSpec(name: "company", help: "company slug"), databaseFlag, logLevelFlag],
+    flags: [FlagSpec(name: "company", help: "company slug"), databaseFlag, quietLogLevelFlag],
     run: { options in
         let slug = try companySlug(options)
         let store = try openStoreForCommand(options)
@@ -59,7 +59,7 @@ let keysRevokeCommand = Command(
     name: "keys revoke",
     synopsis: "donutwork-webhooks keys revoke PREFIX [--database ...]",
     summary: "Revokes the key that starts with PREFIX (as shown by `keys list`). Requests with it get 401 at once.",
-    flags: [databaseFlag, logLevelFlag],
+    flags: [databaseFlag, quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let prefix = options.positional.first else {
             throw UsageError(message: "keys revoke takes exactly one PREFIX")
@@ -78,7 +78,7 @@ let eventTypesListCommand = Command(
     name: "event-types list",
     synopsis: "donutwork-webhooks event-types list [--database ...]",
     summary: "Lists event types: name and the id of the company it is limited to, or * for every company.",
-    flags: [databaseFlag, logLevelFlag],
+    flags: [databaseFlag, quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         defer { store.close() }
@@ -93,7 +93,7 @@ let eventTypesAddCommand = Command(
     name: "event-types add",
     synopsis: "donutwork-webhooks event-types add NAME [--company SLUG] [--database ...]",
     summary: "Adds an event type for every company, or only for --company.",
-    flags: [FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, logLevelFlag],
+    flags: [FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let name = options.positional.first else {
             throw UsageError(message: "event-types add takes exactly one NAME")
