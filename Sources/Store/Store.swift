@@ -60,8 +60,73 @@ public protocol Store: Sendable {
     /// The webhook with this id if it belongs to this company, else `nil`.
     func webhook(id: String, companyID: Int64) throws -> Webhook?
 
-    /// Deletes the webhook if it belongs to this company. Returns `false` when there was none.
+    /// Deletes the webhook if it belongs to this company, with its deliveries. Returns `false` when there was
+    /// none.
     func deleteWebhook(id: String, companyID: Int64) throws -> Bool
+
+    /// The store's internal key of a company's webhook (the dispatcher's per-endpoint unit), or `nil`.
+    func webhookSeq(id: String, companyID: Int64) throws -> Int64?
+
+    /// Enables a disabled webhook (clearing its reason and failure streak). `nil` when not found.
+    func enableWebhook(id: String, companyID: Int64, now: Date) throws -> Webhook?
+
+    /// Makes `newToken` the signing secret; the old one keeps signing beside it until `previousValidUntil`.
+    /// `nil` when not found.
+    func rotateToken(id: String, companyID: Int64, newToken: String, previousValidUntil: Date, now: Date) throws
+        -> Webhook?
+
+    // MARK: Events and deliveries
+
+    /// Accepts an event in one transaction. When the company used `event.idempotencyKey` within
+    /// `idempotencyWindow` seconds before `event.createdAt`, nothing is stored and the earlier event comes back
+    /// with `replayed == true`. Otherwise the event is stored with one pending delivery, due at once, for each
+    /// enabled webhook of the company subscribed to its type.
+    func acceptEvent(_ event: Event, idempotencyWindow: TimeInterval) throws -> EventIntake
+
+    /// Leases up to `limit` pending deliveries that are due at `now` and not leased (or whose lease expired),
+    /// oldest due first, until `leaseUntil`; returns what is needed to attempt each.
+    func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob]
+
+    /// Records an attempt and applies its outcome in one transaction, clearing the lease. If the delivery is no
+    /// longer pending (cancelled meanwhile) the attempt is recorded and its status kept. `disableAfter`: a webhook
+    /// whose failure streak (attempts without a success) is older than this many seconds is disabled.
+    func recordAttempt(
+        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
+    ) throws
+
+    /// Gives a claimed delivery back without an attempt; it is due again at `dueAt`.
+    func releaseDelivery(deliverySeq: Int64, dueAt: Date) throws
+
+    /// When the earliest pending delivery is due (ignoring leases), or `nil` when none is pending.
+    func nextDueTime() throws -> Date?
+
+    /// One page of a company's webhook's deliveries in creation order, optionally of one status; `nil` when the
+    /// webhook is not the company's.
+    func deliveries(webhookID: String, companyID: Int64, status: Delivery.Status?, offset: Int, limit: Int) throws
+        -> (total: Int, page: [Delivery])?
+
+    /// A delivery of the company with its attempts in order, or `nil`.
+    func delivery(id: String, companyID: Int64) throws -> (delivery: Delivery, attempts: [DeliveryAttempt])?
+
+    /// Makes a delivery of the company pending and due at `now`, whatever its status (unless its webhook is
+    /// disabled: then it throws `StoreError.conflict`). `nil` when not found.
+    func retryDelivery(id: String, companyID: Int64, now: Date) throws -> Delivery?
+}
+
+/// What `acceptEvent` did.
+public struct EventIntake: Sendable, Equatable {
+    /// The stored event (the earlier one when replayed).
+    public var event: Event
+    /// Deliveries queued for it (when replayed: those queued the first time).
+    public var deliveryCount: Int
+    /// `true` when the idempotency key matched an earlier event and nothing new was stored.
+    public var replayed: Bool
+
+    public init(event: Event, deliveryCount: Int, replayed: Bool) {
+        self.event = event
+        self.deliveryCount = deliveryCount
+        self.replayed = replayed
+    }
 }
 
 /// What went wrong in the store. Descriptions never include SQL parameters or secrets.

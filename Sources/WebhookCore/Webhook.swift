@@ -29,10 +29,14 @@ public struct Webhook: Sendable, Equatable {
     public var status: Status
     public var disabledReason: String?
     public var createdAt: Date
+    /// The secret before the last rotation, still signing beside `token` until `previousTokenValidUntil`.
+    public var previousToken: String?
+    public var previousTokenValidUntil: Date?
 
     public init(
         id: String, companyID: Int64, name: String, description: String?, url: String, events: [String],
-        token: String, status: Status = .enabled, disabledReason: String? = nil, createdAt: Date
+        token: String, status: Status = .enabled, disabledReason: String? = nil, createdAt: Date,
+        previousToken: String? = nil, previousTokenValidUntil: Date? = nil
     ) {
         self.id = id
         self.companyID = companyID
@@ -44,6 +48,8 @@ public struct Webhook: Sendable, Equatable {
         self.status = status
         self.disabledReason = disabledReason
         self.createdAt = createdAt
+        self.previousToken = previousToken
+        self.previousTokenValidUntil = previousTokenValidUntil
     }
 }
 
