@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "Logging"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
         .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
-        .target(name: "Delivery", dependencies: ["WebhookCore", "CCurl", "Logging"]),
+        .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),
         .target(
             name: "WebhookAPI",
             dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"],

@@ -12,6 +12,7 @@ struct APIError: Error, Sendable {
     static let webhookNotFound = APIError(status: 404, message: "Webhook not found.")
     static let webhookNotFoundForDelete = APIError(
         status: 404, message: "Webhook not found. Unable to delete unknown resource")
+    static let deliveryNotFound = APIError(status: 404, message: "Delivery not found.")
     static let missingKey = APIError(
         status: 401, message: "An API key is required: send \"Authorization: Bearer <key>\".")
     static let invalidKey = APIError(status: 401, message: "The API key is unknown or revoked.")

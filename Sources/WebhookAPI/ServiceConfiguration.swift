@@ -1,4 +1,6 @@
+import Delivery
 import Foundation
+import WebhookCore
 
 /// Every setting of `serve`, with the defaults a single machine needs.
 public struct ServiceConfiguration: Sendable {
@@ -20,12 +22,23 @@ public struct ServiceConfiguration: Sendable {
     public var rateLimit: Double
     /// Burst size per API key.
     public var rateBurst: Double
+    /// Where the key that encrypts webhook tokens lives; generated beside the SQLite file when `nil`.
+    public var masterKeyFile: String?
+    /// Seconds a rotated-out token keeps signing beside the new one.
+    public var tokenRotationOverlap: TimeInterval
+    /// The delivery engine's settings (timeouts, caps, retry schedule); `allowPrivateTargets` and `caFile`
+    /// above override its own.
+    public var delivery: Dispatcher.Configuration
+    /// Whether this process sends deliveries (an API-only process leaves them to others).
+    public var runsDispatcher: Bool
 
     public init(
         listen: String = "127.0.0.1:8080", database: String = "sqlite:donutwork.db",
         threads: Int = ProcessInfo.processInfo.activeProcessorCount, caFile: String? = nil,
         allowPrivateTargets: Bool = false, tlsCheckTimeout: Double = 10, maxBodySize: Int = 1 << 20,
-        rateLimit: Double = 100, rateBurst: Double = 200
+        rateLimit: Double = 100, rateBurst: Double = 200, masterKeyFile: String? = nil,
+        tokenRotationOverlap: TimeInterval = 86_400, delivery: Dispatcher.Configuration = .init(),
+        runsDispatcher: Bool = true
     ) {
         self.listen = listen
         self.database = database
@@ -36,6 +49,10 @@ public struct ServiceConfiguration: Sendable {
         self.maxBodySize = maxBodySize
         self.rateLimit = rateLimit
         self.rateBurst = rateBurst
+        self.masterKeyFile = masterKeyFile
+        self.tokenRotationOverlap = tokenRotationOverlap
+        self.delivery = delivery
+        self.runsDispatcher = runsDispatcher
     }
 
     /// Splits `HOST:PORT` (or `[IPV6]:PORT`); `nil` when malformed.

@@ -84,9 +84,16 @@ extension WebhookAPI {
     /// `DELETE webhooks/{id}.json`: removes one webhook of the caller's company.
     func deleteWebhook(_ caller: Caller, id: String) async throws -> HTTPResponse {
         let companyID = caller.company.id
-        guard try await withStore({ try $0.deleteWebhook(id: id, companyID: companyID) }) else {
-            throw APIError.webhookNotFoundForDelete
+        let dispatcher = dispatcher
+        let deleted = try await withStore { store -> Bool in
+            guard let seq = try store.webhookSeq(id: id, companyID: companyID),
+                try store.deleteWebhook(id: id, companyID: companyID)
+            else { return false }
+            // Nothing may be sent to it once this call has been answered.
+            dispatcher?.cancel(webhookSeq: seq)
+            return true
         }
+        guard deleted else { throw APIError.webhookNotFoundForDelete }
         logger.info("webhook deleted", ["company": caller.company.slug, "webhook_id": id])
         return .json(200, .object([("id", .string(id)), ("deleted", .bool(true))]))
     }
@@ -100,6 +107,9 @@ extension WebhookAPI {
             ("url", .string(webhook.url)),
             ("events", .array(webhook.events.map { .string($0) })),
             ("token", .string(revealToken ? webhook.token : "redacted")),
+            ("status", .string(webhook.status.rawValue)),
+            ("disabled_reason", .string(webhook.disabledReason)),
+            ("created_at", .string(Timestamp.format(webhook.createdAt))),
         ])
     }
 }

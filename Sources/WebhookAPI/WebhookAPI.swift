@@ -19,14 +19,18 @@ public final class WebhookAPI: Sendable {
         public var rateBurst: Double
         /// Threads for blocking store calls.
         public var storeThreads: Int
+        /// Seconds a rotated-out token keeps signing beside the new one.
+        public var previousTokenLifetime: TimeInterval
 
         public init(
-            allowPrivateTargets: Bool = false, rateLimit: Double = 100, rateBurst: Double = 200, storeThreads: Int = 8
+            allowPrivateTargets: Bool = false, rateLimit: Double = 100, rateBurst: Double = 200, storeThreads: Int = 8,
+            previousTokenLifetime: TimeInterval = 86_400
         ) {
             self.allowPrivateTargets = allowPrivateTargets
             self.rateLimit = rateLimit
             self.rateBurst = rateBurst
             self.storeThreads = storeThreads
+            self.previousTokenLifetime = previousTokenLifetime
         }
     }
 
@@ -39,13 +43,20 @@ public final class WebhookAPI: Sendable {
         case eventTypes
         case showWebhook
         case deleteWebhook
+        case createEvent
+        case listDeliveries
+        case showDelivery
+        case retryDelivery
+        case enableWebhook
+        case rotateToken
 
         /// What a key needs for the call; `nil` for calls without authentication.
         var permission: Permission? {
             switch self {
             case .health, .openAPI: nil
-            case .listWebhooks, .eventTypes, .showWebhook: .webhooksRead
-            case .createWebhook, .deleteWebhook: .webhooksWrite
+            case .listWebhooks, .eventTypes, .showWebhook, .listDeliveries, .showDelivery: .webhooksRead
+            case .createWebhook, .deleteWebhook, .retryDelivery, .enableWebhook, .rotateToken: .webhooksWrite
+            case .createEvent: .eventsWrite
             }
         }
     }
@@ -58,6 +69,8 @@ public final class WebhookAPI: Sendable {
 
     let store: any Store
     let checker: EndpointChecker
+    /// The delivery engine of this process, woken after intake; `nil` when this process only serves the API.
+    let dispatcher: Dispatcher?
     let configuration: Configuration
     let logger: Logger
     let pool: BlockingPool
@@ -65,9 +78,13 @@ public final class WebhookAPI: Sendable {
     let rateLimiter: RateLimiter
 
     /// Creates the API over a store and an endpoint checker.
-    public init(store: any Store, checker: EndpointChecker, configuration: Configuration, logger: Logger) {
+    public init(
+        store: any Store, checker: EndpointChecker, dispatcher: Dispatcher?, configuration: Configuration,
+        logger: Logger
+    ) {
         self.store = store
         self.checker = checker
+        self.dispatcher = dispatcher
         self.configuration = configuration
         self.logger = logger
         pool = BlockingPool(threads: configuration.storeThreads, name: "store")
@@ -82,6 +99,12 @@ public final class WebhookAPI: Sendable {
         router.add("GET", "\(prefix)/webhooks/types.json", .eventTypes)
         router.add("GET", "\(prefix)/webhooks/{id}.json", .showWebhook)
         router.add("DELETE", "\(prefix)/webhooks/{id}.json", .deleteWebhook)
+        router.add("POST", "\(prefix)/events.json", .createEvent)
+        router.add("GET", "\(prefix)/webhooks/{id}/deliveries.json", .listDeliveries)
+        router.add("GET", "\(prefix)/deliveries/{id}.json", .showDelivery)
+        router.add("POST", "\(prefix)/deliveries/{id}/retry.json", .retryDelivery)
+        router.add("POST", "\(prefix)/webhooks/{id}/enable.json", .enableWebhook)
+        router.add("POST", "\(prefix)/webhooks/{id}/token.json", .rotateToken)
         self.router = router
     }
 
@@ -138,6 +161,18 @@ public final class WebhookAPI: Sendable {
             return try await showWebhook(try required(caller), id: parameters["id"] ?? "")
         case .deleteWebhook:
             return try await deleteWebhook(try required(caller), id: parameters["id"] ?? "")
+        case .createEvent:
+            return try await createEvent(try required(caller), request: request)
+        case .listDeliveries:
+            return try await listDeliveries(try required(caller), webhookID: parameters["id"] ?? "", request: request)
+        case .showDelivery:
+            return try await showDelivery(try required(caller), id: parameters["id"] ?? "")
+        case .retryDelivery:
+            return try await retryDelivery(try required(caller), id: parameters["id"] ?? "")
+        case .enableWebhook:
+            return try await enableWebhook(try required(caller), id: parameters["id"] ?? "")
+        case .rotateToken:
+            return try await rotateToken(try required(caller), id: parameters["id"] ?? "")
         }
     }
 

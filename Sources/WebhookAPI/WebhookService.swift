@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Logging
 import Store
+import WebhookCore
 
 /// Everything `serve` runs, wired together: the store, the API and the HTTP server.
 ///
@@ -17,6 +18,7 @@ public final class WebhookService: Sendable {
     public let store: any Store
     private let api: WebhookAPI
     private let server: HTTPServer
+    private let dispatcher: Dispatcher?
     private let logger: Logger
     private let location: DatabaseLocation
 
@@ -29,7 +31,15 @@ public final class WebhookService: Sendable {
         self.configuration = configuration
         self.logger = logger
         location = try DatabaseLocation(parsing: configuration.database)
-        store = try openStore(location, logger: logger.labelled("store"))
+        let cipher = try MasterKey.load(path: configuration.masterKeyFile, database: location, logger: logger)
+        store = try openStore(location, logger: logger.labelled("store"), cipher: cipher)
+
+        var delivery = configuration.delivery
+        delivery.allowPrivateTargets = configuration.allowPrivateTargets
+        delivery.caFile = configuration.caFile
+        dispatcher =
+            configuration.runsDispatcher
+            ? Dispatcher(store: store, configuration: delivery, logger: logger.labelled("dispatcher")) : nil
 
         let checker = EndpointChecker(
             configuration: .init(
@@ -37,10 +47,10 @@ public final class WebhookService: Sendable {
                 timeoutSeconds: configuration.tlsCheckTimeout),
             logger: logger.labelled("endpoint-check"))
         api = WebhookAPI(
-            store: store, checker: checker,
+            store: store, checker: checker, dispatcher: dispatcher,
             configuration: .init(
                 allowPrivateTargets: configuration.allowPrivateTargets, rateLimit: configuration.rateLimit,
-                rateBurst: configuration.rateBurst),
+                rateBurst: configuration.rateBurst, previousTokenLifetime: configuration.tokenRotationOverlap),
             logger: logger.labelled("api"))
 
         let httpConfiguration = HTTPServerConfiguration(
@@ -59,6 +69,7 @@ public final class WebhookService: Sendable {
     /// Starts listening.
     public func start() throws {
         try server.start()
+        dispatcher?.start()
         logger.info(
             "listening",
             [
@@ -71,6 +82,7 @@ public final class WebhookService: Sendable {
     /// Finishes in-flight requests (up to `gracePeriod`), then closes the server and the store.
     public func stop(gracePeriod: Duration = .seconds(10)) {
         server.shutdown(gracePeriod: gracePeriod)
+        dispatcher?.stop()
         api.stop()
         store.close()
         logger.info("stopped")
@@ -83,5 +95,32 @@ public struct ConfigurationError: Error, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
+    }
+}
+
+/// Opens the store the way `serve` does (same master key rules), for the administration commands.
+public func openServiceStore(database: String, masterKeyFile: String?, logger: Logger) throws -> any Store {
+    let location = try DatabaseLocation(parsing: database)
+    let cipher = try MasterKey.load(path: masterKeyFile, database: location, logger: logger)
+    return try openStore(location, logger: logger, cipher: cipher)
+}
+
+/// Accepts an event outside HTTP (the `emit` command): the same validation, envelope and transaction as
+/// `POST events.json`.
+public func emitEvent(
+    store: any Store, companyID: Int64, body: [UInt8]
+) throws -> Result<EventIntake, ValidationError> {
+    let available = Set(try store.availableEventTypes(companyID: companyID))
+    switch EventEnvelope.parseIntake(body: body, availableTypes: available) {
+    case .failure(let error):
+        return .failure(error)
+    case .success(let draft):
+        let id = Identifier.make(prefix: "evt")
+        let createdAt = Date()
+        let event = Event(
+            id: id, companyID: companyID, type: draft.type, createdAt: createdAt,
+            payload: EventEnvelope.serialize(id: id, type: draft.type, createdAt: createdAt, data: draft.data),
+            idempotencyKey: draft.idempotencyKey)
+        return .success(try store.acceptEvent(event, idempotencyWindow: WebhookAPI.idempotencyWindow))
     }
 }

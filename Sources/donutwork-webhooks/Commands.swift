@@ -55,6 +55,21 @@ let serveCommand = Command(
         FlagSpec(name: "max-body-size", help: "largest request body in bytes", defaultValue: "1048576"),
         FlagSpec(name: "rate-limit", help: "requests per second per API key (0 = off)", defaultValue: "100"),
         FlagSpec(name: "rate-burst", help: "requests a quiet API key may send at once", defaultValue: "200"),
+        masterKeyFlag,
+        FlagSpec(name: "max-in-flight", help: "deliveries in flight at once", defaultValue: "1000"),
+        FlagSpec(name: "max-in-flight-per-endpoint", help: "deliveries in flight per webhook", defaultValue: "20"),
+        FlagSpec(name: "connect-timeout", help: "seconds to connect to a receiver (TCP and TLS)", defaultValue: "5"),
+        FlagSpec(name: "request-timeout", help: "seconds for a whole delivery attempt", defaultValue: "15"),
+        FlagSpec(
+            name: "retry-schedule", help: "delays between attempts",
+            defaultValue: "5s,5m,30m,2h,5h,10h,10h"),
+        FlagSpec(name: "disable-after", help: "disable a webhook failing this long without a success", defaultValue: "5d"),
+        FlagSpec(
+            name: "token-rotation-overlap", help: "how long a rotated-out token keeps signing", defaultValue: "24h"),
+        FlagSpec(name: "no-dispatcher", help: "serve the API only; other processes deliver", takesValue: false),
+        FlagSpec(
+            name: "shutdown-grace", help: "on SIGTERM, how long in-flight requests may take to finish",
+            defaultValue: "15s"),
         logLevelFlag,
     ],
     run: { options in
@@ -68,16 +83,37 @@ let serveCommand = Command(
         configuration.maxBodySize = try options.int("max-body-size", range: 1024...(64 << 20)) ?? (1 << 20)
         configuration.rateLimit = try options.double("rate-limit", range: 0...1_000_000) ?? 100
         configuration.rateBurst = try options.double("rate-burst", range: 1...1_000_000) ?? 200
+        configuration.masterKeyFile = options.string("master-key-file").flatMap { $0.isEmpty ? nil : $0 }
+        configuration.tokenRotationOverlap = try duration(options, "token-rotation-overlap") ?? 86_400
+        configuration.runsDispatcher = !(try options.bool("no-dispatcher"))
+        var delivery = configuration.delivery
+        delivery.maxInFlight = try options.int("max-in-flight", range: 1...100_000) ?? delivery.maxInFlight
+        delivery.maxInFlightPerEndpoint =
+            try options.int("max-in-flight-per-endpoint", range: 1...10_000) ?? delivery.maxInFlightPerEndpoint
+        delivery.connectTimeout = try options.double("connect-timeout", range: 0.1...120) ?? delivery.connectTimeout
+        delivery.totalTimeout = try options.double("request-timeout", range: 0.1...600) ?? delivery.totalTimeout
+        if let text = options.string("retry-schedule") {
+            guard let schedule = RetrySchedule.parse(text) else {
+                throw UsageError(message: "--retry-schedule must be durations separated by commas, e.g. 5s,5m,30m,2h")
+            }
+            delivery.retrySchedule = schedule
+        }
+        delivery.disableAfter = try duration(options, "disable-after") ?? delivery.disableAfter
+        configuration.delivery = delivery
         if let caFile = configuration.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw UsageError(message: "--ca-file \(caFile) is not a readable file")
         }
 
+        let grace = try duration(options, "shutdown-grace") ?? 15
+        guard ServiceConfiguration.parseListen(configuration.listen) != nil else {
+            throw UsageError(message: "--listen must look like HOST:PORT, e.g. 127.0.0.1:8080")
+        }
         let logger = try makeLogger(options, label: "serve")
         let service = try WebhookService(configuration: configuration, logger: logger)
         try service.start()
         waitForTerminationSignal()
         logger.info("shutting down")
-        service.stop()
+        service.stop(gracePeriod: .milliseconds(Int64(grace * 1000)))
         return 0
     })
 
@@ -104,7 +140,7 @@ let migrateCommand = Command(
     name: "migrate",
     synopsis: "donutwork-webhooks migrate [--database ...]",
     summary: "Applies the store's schema migrations and exits. `serve` also applies them at start.",
-    flags: [databaseFlag, quietLogLevelFlag],
+    flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         store.close()

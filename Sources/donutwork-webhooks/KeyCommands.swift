@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import WebhookAPI
 import WebhookCore
 
 let keysCreateCommand = Command(
@@ -13,7 +14,7 @@ let keysCreateCommand = Command(
     flags: [
         FlagSpec(name: "company", help: "company slug: 1-64 of a-z, 0-9, - and _"),
         FlagSpec(name: "permissions", help: "comma-separated permissions"),
-        databaseFlag, quietLogLevelFlag,
+        databaseFlag, masterKeyFlag, quietLogLevelFlag,
     ],
     run: { options in
         let slug = try companySlug(options)
@@ -36,7 +37,7 @@ let keysListCommand = Command(
     name: "keys list",
     synopsis: "donutwork-webhooks keys list --company SLUG [--database ...]",
     summary: "Lists a company's keys: prefix, permissions, creation time and revocation time. Never the keys.",
-    flags: [FlagSpec(name: "company", help: "company slug"), databaseFlag, quietLogLevelFlag],
+    flags: [FlagSpec(name: "company", help: "company slug"), databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
         let slug = try companySlug(options)
         let store = try openStoreForCommand(options)
@@ -59,7 +60,7 @@ let keysRevokeCommand = Command(
     name: "keys revoke",
     synopsis: "donutwork-webhooks keys revoke PREFIX [--database ...]",
     summary: "Revokes the key that starts with PREFIX (as shown by `keys list`). Requests with it get 401 at once.",
-    flags: [databaseFlag, quietLogLevelFlag],
+    flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let prefix = options.positional.first else {
             throw UsageError(message: "keys revoke takes exactly one PREFIX")
@@ -78,7 +79,7 @@ let eventTypesListCommand = Command(
     name: "event-types list",
     synopsis: "donutwork-webhooks event-types list [--database ...]",
     summary: "Lists event types: name and the id of the company it is limited to, or * for every company.",
-    flags: [databaseFlag, quietLogLevelFlag],
+    flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         defer { store.close() }
@@ -93,7 +94,7 @@ let eventTypesAddCommand = Command(
     name: "event-types add",
     synopsis: "donutwork-webhooks event-types add NAME [--company SLUG] [--database ...]",
     summary: "Adds an event type for every company, or only for --company.",
-    flags: [FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, quietLogLevelFlag],
+    flags: [FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let name = options.positional.first else {
             throw UsageError(message: "event-types add takes exactly one NAME")
@@ -134,3 +135,47 @@ enum EventTypeName {
             }
     }
 }
+
+let emitCommand = Command(
+    name: "emit",
+    synopsis: "donutwork-webhooks emit --company SLUG --type TYPE --data JSON [--idempotency-key KEY]",
+    summary: """
+        Accepts an event for a company as POST /2026-02-01/events.json does, and prints the result. A running
+        `serve` on the same database delivers it.
+        """,
+    flags: [
+        FlagSpec(name: "company", help: "company slug"),
+        FlagSpec(name: "type", help: "event type name"),
+        FlagSpec(name: "data", help: "the event's data: a JSON object"),
+        FlagSpec(name: "idempotency-key", help: "the same key within 24 hours returns the first event"),
+        databaseFlag, masterKeyFlag, quietLogLevelFlag,
+    ],
+    run: { options in
+        let slug = try companySlug(options)
+        guard let type = options.string("type") else { throw UsageError(message: "--type is required") }
+        guard let data = options.string("data") else { throw UsageError(message: "--data is required") }
+        guard let dataObject = try? JSONSerialization.jsonObject(with: Data(data.utf8)) else {
+            throw UsageError(message: "--data must be JSON")
+        }
+        var event: [String: Any] = ["type": type, "data": dataObject]
+        if let key = options.string("idempotency-key") {
+            event["idempotency_key"] = key
+        }
+        let body = try JSONSerialization.data(withJSONObject: ["event": event])
+
+        let store = try openStoreForCommand(options)
+        defer { store.close() }
+        guard let company = try store.company(slug: slug) else {
+            FileHandle.standardError.write(Data("error: no company \(slug)\n".utf8))
+            return 1
+        }
+        switch try emitEvent(store: store, companyID: company.id, body: Array(body)) {
+        case .failure(let error):
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            return 1
+        case .success(let intake):
+            let verb = intake.replayed ? "replayed" : "accepted"
+            print("\(verb) \(intake.event.id) \(intake.event.type) deliveries=\(intake.deliveryCount)")
+            return 0
+        }
+    })

@@ -1,9 +1,10 @@
 import Foundation
 import Store
+import WebhookAPI
 
 let commands = [
     serveCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, eventTypesListCommand,
-    eventTypesAddCommand, migrateCommand,
+    eventTypesAddCommand, migrateCommand, emitCommand,
 ]
 
 let topUsage = """
@@ -19,6 +20,7 @@ let topUsage = """
       event-types list      list event types
       event-types add NAME  add an event type, for all companies or one
       migrate               apply schema migrations
+      emit                  accept an event for a company (delivered by serve)
 
     Run `donutwork-webhooks COMMAND --help` for a command's flags.
 
@@ -27,13 +29,27 @@ let topUsage = """
 /// Finds the command named by the first one or two words and runs it; returns the exit status.
 @MainActor
 func runCommandLine(_ arguments: [String]) -> Int32 {
-    guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
+    guard let first = arguments.first else {
+        FileHandle.standardError.write(Data(topUsage.utf8))
+        return 2
+    }
+    if first == "--help" || first == "-h" || first == "help" {
         print(topUsage, terminator: "")
-        return arguments.isEmpty ? 2 : 0
+        return 0
     }
     let twoWords = arguments.count > 1 ? "\(first) \(arguments[1])" : first
     let command = commands.first { $0.name == twoWords } ?? commands.first { $0.name == first }
     guard let command else {
+        let group = commands.filter { $0.name.hasPrefix(first + " ") }
+        if !group.isEmpty && (arguments.count == 1 || arguments[1] == "--help" || arguments[1] == "-h") {
+            let text = "usage:\n" + group.map { "  \($0.synopsis)\n" }.joined()
+            if arguments.count == 1 {
+                FileHandle.standardError.write(Data(text.utf8))
+                return 2
+            }
+            print(text, terminator: "")
+            return 0
+        }
         FileHandle.standardError.write(Data("error: unknown command \"\(twoWords)\"\n\n\(topUsage)".utf8))
         return 2
     }
@@ -53,6 +69,16 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
     } catch let error as UsageError {
         FileHandle.standardError.write(Data("error: \(error.message)\n\n\(usage)".utf8))
         return 2
+    } catch let error as ConfigurationError {
+        FileHandle.standardError.write(Data("error: \(error.description)\n\n\(usage)".utf8))
+        return 2
+    } catch let error as StoreError {
+        if case .invalidLocation = error {
+            FileHandle.standardError.write(Data("error: \(error.description)\n\n\(usage)".utf8))
+            return 2
+        }
+        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+        return 1
     } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         return 1

@@ -49,19 +49,20 @@ import WebhookCore
         let created = try #require(response.json)
         let id = try #require(created["id"] as? String)
         let token = try #require(created["token"] as? String)
+        let createdAt = try #require(created["created_at"] as? String)
         #expect(Identifier.isWellFormed(id, prefix: "wh"))
         #expect(token.hasPrefix("whsec_"))
         #expect(WebhookToken.secretBytes(token)?.count == 32)
         #expect(
             response.text
-                == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"\#(token)"}"#
+                == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"\#(token)","status":"enabled","disabled_reason":null,"created_at":"\#(createdAt)"}"#
         )
 
         let shown = try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: key)
         #expect(shown.status == 200)
         #expect(
             shown.text
-                == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted"}"#
+                == #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted","status":"enabled","disabled_reason":null,"created_at":"\#(createdAt)"}"#
         )
     }
 

@@ -43,7 +43,9 @@ import WebhookCore
     @Test func anotherCompanysWebhookIsNotFound() async throws {
         defer { cleanUp() }
         let id = try await create(key: keyA)
-        let shownToA = #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted"}"#
+        let createdAt = try #require(
+            try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: keyA).json?["created_at"] as? String)
+        let shownToA = #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted","status":"enabled","disabled_reason":null,"created_at":"\#(createdAt)"}"#
 
         let shown = try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: keyB)
         #expect(shown.status == 404)
@@ -61,6 +63,8 @@ import WebhookCore
     @Test func listsShowOnlyTheCallersWebhooks() async throws {
         defer { cleanUp() }
         let id = try await create(key: keyA)
+        let createdAt = try #require(
+            try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: keyA).json?["created_at"] as? String)
 
         let listB = try await app.send("GET", "/2026-02-01/webhooks.json", key: keyB)
         #expect(listB.status == 200)
@@ -70,7 +74,7 @@ import WebhookCore
         #expect(listA.status == 200)
         #expect(
             listA.text
-                == #"{"entities":"Webhook","count":1,"per_page":100,"pages":{"current":1,"max":1},"elements":[{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted"}]}"#
+                == #"{"entities":"Webhook","count":1,"per_page":100,"pages":{"current":1,"max":1},"elements":[{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted","status":"enabled","disabled_reason":null,"created_at":"\#(createdAt)"}]}"#
         )
     }
 

@@ -1,0 +1,366 @@
+import CCurl
+import Foundation
+import Logging
+import Store
+import Synchronization
+import WebhookCore
+
+/// Sends due deliveries: claims them from the store under a lease, runs up to `maxInFlight` signed POSTs at once
+/// (at most `maxInFlightPerEndpoint` per webhook) on one libcurl multi handle, and records every attempt.
+///
+/// One thread runs the loop; other threads only `wake()` it or `cancel(webhookSeq:)`.
+public final class Dispatcher: Sendable {
+    /// Operator settings of the delivery engine.
+    public struct Configuration: Sendable {
+        public var maxInFlight: Int
+        public var maxInFlightPerEndpoint: Int
+        /// Seconds to establish a connection (TCP and TLS).
+        public var connectTimeout: Double
+        /// Seconds for a whole attempt.
+        public var totalTimeout: Double
+        public var allowPrivateTargets: Bool
+        public var caFile: String?
+        public var retrySchedule: RetrySchedule
+        /// Seconds a webhook may keep failing without a success before it is disabled.
+        public var disableAfter: TimeInterval
+        /// Longest sleep between looks at the queue when nothing wakes the loop.
+        public var pollInterval: Double
+        /// Deliveries claimed per store round trip.
+        public var claimBatch: Int
+        public var userAgent: String
+
+        public init(
+            maxInFlight: Int = 1000, maxInFlightPerEndpoint: Int = 20, connectTimeout: Double = 5,
+            totalTimeout: Double = 15, allowPrivateTargets: Bool = false, caFile: String? = nil,
+            retrySchedule: RetrySchedule = RetrySchedule(), disableAfter: TimeInterval = 5 * 86_400,
+            pollInterval: Double = 1, claimBatch: Int = 100, userAgent: String = "Donutwork-Webhooks/0.1"
+        ) {
+            self.maxInFlight = maxInFlight
+            self.maxInFlightPerEndpoint = maxInFlightPerEndpoint
+            self.connectTimeout = connectTimeout
+            self.totalTimeout = totalTimeout
+            self.allowPrivateTargets = allowPrivateTargets
+            self.caFile = caFile
+            self.retrySchedule = retrySchedule
+            self.disableAfter = disableAfter
+            self.pollInterval = pollInterval
+            self.claimBatch = claimBatch
+            self.userAgent = userAgent
+        }
+
+        /// How long a claim is held: longer than the longest attempt plus the longest wait for a free slot of its
+        /// endpoint (queued jobs wait for at most one attempt), so a slow attempt is never claimed twice.
+        public var lease: TimeInterval {
+            2 * (connectTimeout + totalTimeout) + 30
+        }
+    }
+
+    /// Requests from other threads, read by the loop.
+    private struct Inbox {
+        var running = true
+        var woken = false
+        /// Webhooks deleted or disabled, with when to forget them (after any claim that raced the change).
+        var cancelled: [Int64: Date] = [:]
+        /// Callers of `cancel` waiting until the loop has dropped their webhook's work.
+        var acknowledgements: [DispatchSemaphore] = []
+    }
+
+    private let store: any Store
+    private let configuration: Configuration
+    private let logger: Logger
+    private let inbox = Mutex(Inbox())
+    private let multi: Multi
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Creates a dispatcher; nothing is sent before `start()`.
+    public init(store: any Store, configuration: Configuration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        CurlGlobal.initialize
+        multi = Multi()
+    }
+
+    /// Starts the delivery thread.
+    public func start() {
+        let thread = Thread { [self] in
+            var loop = DispatchLoop(dispatcher: self)
+            loop.run()
+            finished.signal()
+        }
+        thread.name = "dispatcher"
+        thread.start()
+    }
+
+    /// Looks at the queue now instead of at the next poll (after intake or a manual retry).
+    public func wake() {
+        inbox.withLock { $0.woken = true }
+        curl_multi_wakeup(multi.handle)
+    }
+
+    /// Drops queued and in-flight attempts of a webhook that was deleted or disabled, and returns once the loop
+    /// has done so: after this, nothing more is sent to it. Blocks (up to `timeout`); call it off the event loops.
+    public func cancel(webhookSeq: Int64, timeout: Double = 5) {
+        let acknowledged = DispatchSemaphore(value: 0)
+        inbox.withLock { inbox in
+            inbox.cancelled[webhookSeq] = Date().addingTimeInterval(configuration.lease)
+            inbox.acknowledgements.append(acknowledged)
+        }
+        curl_multi_wakeup(multi.handle)
+        if acknowledged.wait(timeout: .now() + timeout) == .timedOut {
+            logger.warning("the dispatcher did not confirm a cancellation in time", ["webhook_seq": webhookSeq])
+        }
+    }
+
+    /// Stops claiming, aborts what is in flight (its claims expire and are taken again), and waits.
+    public func stop() {
+        inbox.withLock { $0.running = false }
+        curl_multi_wakeup(multi.handle)
+        finished.wait()
+    }
+
+    // MARK: For the loop
+
+    /// The multi handle, owned by the dispatcher so `wake()` can reach it from any thread.
+    final class Multi: @unchecked Sendable {
+        // @unchecked: libcurl allows curl_multi_wakeup from any thread; every other use is on the loop thread.
+        let handle: OpaquePointer
+
+        init() {
+            handle = curl_multi_init()
+        }
+
+        deinit {
+            curl_multi_cleanup(handle)
+        }
+    }
+
+    fileprivate var loopConfiguration: Configuration { configuration }
+    fileprivate var loopStore: any Store { store }
+    fileprivate var loopLogger: Logger { logger }
+    fileprivate var multiHandle: OpaquePointer { multi.handle }
+
+    /// Takes what other threads asked for since the last look.
+    fileprivate func takeInbox(now: Date) -> (
+        running: Bool, woken: Bool, cancelled: Set<Int64>, acknowledgements: [DispatchSemaphore]
+    ) {
+        inbox.withLock { inbox in
+            let woken = inbox.woken
+            let acknowledgements = inbox.acknowledgements
+            inbox.woken = false
+            inbox.acknowledgements.removeAll()
+            inbox.cancelled = inbox.cancelled.filter { $0.value > now }
+            return (inbox.running, woken, Set(inbox.cancelled.keys), acknowledgements)
+        }
+    }
+
+    fileprivate func rememberCancelled(_ webhookSeq: Int64, now: Date) {
+        inbox.withLock { $0.cancelled[webhookSeq] = now.addingTimeInterval(configuration.lease) }
+    }
+}
+
+/// The state of the delivery thread: what is in flight and what waits for a free slot of its endpoint.
+private struct DispatchLoop {
+    let dispatcher: Dispatcher
+    let configuration: Dispatcher.Configuration
+    let logger: Logger
+    var inFlight: [OpaquePointer: DeliveryTransfer] = [:]
+    var inFlightPerEndpoint: [Int64: Int] = [:]
+    var waiting: [DeliveryJob] = []
+    var nextClaim = Date.distantPast
+    var random = SystemRandomNumberGenerator()
+
+    init(dispatcher: Dispatcher) {
+        self.dispatcher = dispatcher
+        configuration = dispatcher.loopConfiguration
+        logger = dispatcher.loopLogger
+    }
+
+    mutating func run() {
+        while true {
+            let now = Date()
+            let inbox = dispatcher.takeInbox(now: now)
+            dropCancelled(inbox.cancelled, now: now)
+            inbox.acknowledgements.forEach { $0.signal() }
+            guard inbox.running else { break }
+            if inbox.woken || now >= nextClaim {
+                claim(now: now, cancelled: inbox.cancelled)
+            }
+            startWaiting(cancelled: inbox.cancelled)
+            perform()
+            let sleep = max(0, min(nextClaim.timeIntervalSinceNow, configuration.pollInterval))
+            curl_multi_poll(dispatcher.multiHandle, nil, 0, Int32(sleep * 1000), nil)
+        }
+        shutDown()
+    }
+
+    private mutating func claim(now: Date, cancelled: Set<Int64>) {
+        let room = configuration.maxInFlight - inFlight.count - waiting.count
+        guard room > 0 else { return }
+        let limit = min(room, configuration.claimBatch)
+        let jobs: [DeliveryJob]
+        do {
+            jobs = try dispatcher.loopStore.claimDueDeliveries(
+                now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit)
+        } catch {
+            logger.warning("claim failed", ["error": String(describing: error)])
+            nextClaim = now.addingTimeInterval(configuration.pollInterval)
+            return
+        }
+
+        var queuedPerEndpoint: [Int64: Int] = [:]
+        for job in waiting {
+            queuedPerEndpoint[job.webhookSeq, default: 0] += 1
+        }
+        for job in jobs where !cancelled.contains(job.webhookSeq) {
+            // Hold at most one round of work per endpoint; give the rest back rather than sit on its lease.
+            if queuedPerEndpoint[job.webhookSeq, default: 0] >= configuration.maxInFlightPerEndpoint {
+                release(job, dueAt: now.addingTimeInterval(configuration.pollInterval))
+                continue
+            }
+            queuedPerEndpoint[job.webhookSeq, default: 0] += 1
+            waiting.append(job)
+        }
+        nextClaim = jobs.count == limit ? now : now.addingTimeInterval(configuration.pollInterval)
+    }
+
+    private mutating func startWaiting(cancelled: Set<Int64>) {
+        guard !waiting.isEmpty else { return }
+        var stillWaiting: [DeliveryJob] = []
+        let now = Date()
+        for job in waiting where !cancelled.contains(job.webhookSeq) {
+            guard inFlightPerEndpoint[job.webhookSeq, default: 0] < configuration.maxInFlightPerEndpoint,
+                let transfer = DeliveryTransfer(job: job, configuration: configuration, now: now)
+            else {
+                stillWaiting.append(job)
+                continue
+            }
+            inFlight[transfer.easy] = transfer
+            inFlightPerEndpoint[job.webhookSeq, default: 0] += 1
+            curl_multi_add_handle(dispatcher.multiHandle, transfer.easy)
+        }
+        waiting = stillWaiting
+    }
+
+    private mutating func perform() {
+        var running: Int32 = 0
+        curl_multi_perform(dispatcher.multiHandle, &running)
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(dispatcher.multiHandle, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                let transfer = inFlight[easy]
+            else { continue }
+            let code = dw_curl_msg_result(message)
+            finish(transfer, code: code)
+        }
+    }
+
+    private mutating func finish(_ transfer: DeliveryTransfer, code: CURLcode) {
+        curl_multi_remove_handle(dispatcher.multiHandle, transfer.easy)
+        inFlight[transfer.easy] = nil
+        inFlightPerEndpoint[transfer.job.webhookSeq, default: 1] -= 1
+
+        let job = transfer.job
+        let now = Date()
+        var attempt = DeliveryAttempt(
+            number: job.attemptNumber, attemptedAt: transfer.startedAt, statusCode: nil, errorKind: nil,
+            errorMessage: nil, latencyMilliseconds: transfer.elapsedMilliseconds,
+            responseHeaders: transfer.responseHeaders, responseBody: transfer.responseBody)
+        let result: AttemptResult
+        if code == CURLE_OK {
+            var status = 0
+            dw_curl_easy_getinfo_long(transfer.easy, CURLINFO_RESPONSE_CODE, &status)
+            attempt.statusCode = status
+            if (300...399).contains(status) {
+                attempt.errorKind = "redirect"
+                let target = transfer.responseHeaders["location"].map { " to \($0)" } ?? ""
+                attempt.errorMessage = "The endpoint answered \(status)\(target); redirects are not followed."
+            } else if !(200...299).contains(status) {
+                attempt.errorMessage = "The endpoint answered \(status)."
+            }
+            result = .status(code: status, retryAfter: transfer.responseHeaders["retry-after"])
+        } else {
+            let (kind, message) = DispatchLoop.describe(code, transfer)
+            attempt.errorKind = kind
+            attempt.errorMessage = message
+            result = .transportError(kind: kind)
+        }
+
+        let outcome = configuration.retrySchedule.decide(
+            attemptNumber: job.attemptNumber, result: result, now: now, random: &random)
+        if case .disableWebhook = outcome {
+            dispatcher.rememberCancelled(job.webhookSeq, now: now)
+        }
+        do {
+            try dispatcher.loopStore.recordAttempt(
+                deliverySeq: job.deliverySeq, attempt: attempt, outcome: outcome,
+                disableAfter: configuration.disableAfter, now: now)
+        } catch {
+            logger.error(
+                "recording an attempt failed; the lease will expire and the delivery be tried again",
+                ["delivery_id": job.deliveryID, "error": String(describing: error)])
+        }
+        logger.info(
+            "attempt",
+            [
+                "delivery_id": job.deliveryID, "webhook_id": job.webhookID, "event_id": job.eventID,
+                "attempt": job.attemptNumber, "status": attempt.statusCode.map { String($0) } ?? "-",
+                "error": attempt.errorKind ?? "-", "ms": attempt.latencyMilliseconds,
+                "outcome": DispatchLoop.describe(outcome),
+            ])
+    }
+
+    private mutating func dropCancelled(_ cancelled: Set<Int64>, now: Date) {
+        guard !cancelled.isEmpty else { return }
+        waiting.removeAll { cancelled.contains($0.webhookSeq) }
+        for (easy, transfer) in inFlight where cancelled.contains(transfer.job.webhookSeq) {
+            curl_multi_remove_handle(dispatcher.multiHandle, easy)
+            inFlight[easy] = nil
+            inFlightPerEndpoint[transfer.job.webhookSeq, default: 1] -= 1
+            logger.info("attempt cancelled", ["delivery_id": transfer.job.deliveryID, "webhook_id": transfer.job.webhookID])
+        }
+    }
+
+    private func release(_ job: DeliveryJob, dueAt: Date) {
+        do {
+            try dispatcher.loopStore.releaseDelivery(deliverySeq: job.deliverySeq, dueAt: dueAt)
+        } catch {
+            logger.warning("release failed; the lease will expire", ["delivery_id": job.deliveryID])
+        }
+    }
+
+    private mutating func shutDown() {
+        for (easy, _) in inFlight {
+            curl_multi_remove_handle(dispatcher.multiHandle, easy)
+        }
+        inFlight.removeAll()
+        let now = Date()
+        for job in waiting {
+            release(job, dueAt: now)
+        }
+        waiting.removeAll()
+    }
+
+    private static func describe(_ code: CURLcode, _ transfer: DeliveryTransfer) -> (String, String) {
+        if transfer.connectGuard.refused {
+            return ("blocked", "The endpoint resolved to an address that is not public; private targets are not allowed.")
+        }
+        let reason = transfer.errorText(code)
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return ("timeout", "The attempt timed out: \(reason).")
+        case CURLE_COULDNT_RESOLVE_HOST: return ("dns", "The endpoint's host could not be resolved: \(reason).")
+        case CURLE_COULDNT_CONNECT: return ("connect", "Could not connect to the endpoint: \(reason).")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR: return ("tls", "TLS failed: \(reason).")
+        default: return ("network", "The attempt failed: \(reason).")
+        }
+    }
+
+    private static func describe(_ outcome: AttemptOutcome) -> String {
+        switch outcome {
+        case .succeeded: "succeeded"
+        case .retry(let at): "retry_in_\(Int(max(0, at.timeIntervalSinceNow)))s"
+        case .failed: "failed"
+        case .disableWebhook: "webhook_disabled"
+        }
+    }
+}
