@@ -2,6 +2,11 @@
 #ifndef DONUTWORK_CLIBEVENT_SHIM_H
 #define DONUTWORK_CLIBEVENT_SHIM_H
 
+// libevent's event-config.h defines _GNU_SOURCE. Reading the C library's headers first, with the same feature
+// macros as every other module, keeps their types (fd_set) identical across modules.
+#include <sys/select.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <event2/http.h>
