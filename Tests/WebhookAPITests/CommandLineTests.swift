@@ -1,0 +1,216 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The `donutwork-webhooks` executable as an operator runs it: exit codes, standard output and standard error.
+@Suite(.timeLimit(.minutes(1))) struct CommandLineTests {
+    let directory: ScratchDirectory
+
+    init() throws {
+        directory = try ScratchDirectory("dw-cli")
+    }
+
+    /// Runs the executable in the test's directory.
+    private func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ServerProcess.Result {
+        try ServerProcess.run(arguments, directory: directory.path, environment: environment)
+    }
+
+    /// `keys create` with read and write permissions for acme; returns the key.
+    private func createKey(company: String = "acme") throws -> String {
+        let result = try run([
+            "keys", "create", "--company", company, "--permissions", "webhooks:read,webhooks:write",
+            "--database", directory.database,
+        ])
+        #expect(result.status == 0, "\(result)")
+        return try #require(result.stdoutLines.first, "\(result)")
+    }
+
+    @Test func keysCreatePrintsOnlyTheKey() throws {
+        defer { directory.remove() }
+        let result = try run([
+            "keys", "create", "--company", "acme", "--permissions", "webhooks:read,webhooks:write",
+            "--database", directory.database,
+        ])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.exitedNormally)
+        #expect(result.stdoutLines.count == 1, "\(result)")
+        #expect(result.stdout.hasSuffix("\n"))
+        let key = try #require(result.stdoutLines.first)
+        #expect(key.wholeMatch(of: /dwk_[A-Za-z0-9_-]{43}/) != nil, "not a key: \(key)")
+        #expect(!result.stderr.contains(key), "the key leaked into standard error")
+    }
+
+    @Test func keysListShowsThePrefixAndRevokeMarksTheKeyRevoked() throws {
+        defer { directory.remove() }
+        let key = try createKey()
+        let prefix = String(key.prefix(12))
+
+        let listed = try run(["keys", "list", "--company", "acme", "--database", directory.database])
+        #expect(listed.status == 0, "\(listed)")
+        #expect(!listed.stdout.contains(key), "keys list printed the whole key")
+        #expect(!listed.stderr.contains(key), "keys list logged the whole key")
+        #expect(listed.stdoutLines.count == 2, "\(listed)")
+        #expect(listed.stdoutLines.first == "PREFIX\tPERMISSIONS\tCREATED\tREVOKED")
+        let row = try #require(listed.stdoutLines.last).components(separatedBy: "\t")
+        #expect(row.count == 4)
+        #expect(row.first == prefix)
+        #expect(row.dropFirst().first == "webhooks:read,webhooks:write")
+        #expect(row.count == 4 && ISO8601DateFormatter().date(from: row[2]) != nil, "created: \(row)")
+        #expect(row.last == "-")
+
+        let revoked = try run(["keys", "revoke", prefix, "--database", directory.database])
+        #expect(revoked.status == 0, "\(revoked)")
+        #expect(revoked.stdout == "revoked \(prefix)\n")
+
+        let after = try run(["keys", "list", "--company", "acme", "--database", directory.database])
+        #expect(after.status == 0, "\(after)")
+        let revokedRow = try #require(after.stdoutLines.last).components(separatedBy: "\t")
+        #expect(revokedRow.first == prefix)
+        let revokedAt = try #require(revokedRow.last)
+        #expect(revokedAt != "-" && ISO8601DateFormatter().date(from: revokedAt) != nil, "revoked: \(revokedRow)")
+
+        let again = try run(["keys", "revoke", prefix, "--database", directory.database])
+        #expect(again.status == 1, "\(again)")
+        #expect(again.stdout == "")
+        #expect(again.stderr.contains("no active key with prefix \(prefix)"), "\(again)")
+    }
+
+    @Test func unknownPermissionIsAUsageError() throws {
+        defer { directory.remove() }
+        let result = try run([
+            "keys", "create", "--company", "acme", "--permissions", "bogus", "--database", directory.database,
+        ])
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("error: --permissions must be"), "\(result)")
+        #expect(result.stderr.contains("usage: donutwork-webhooks keys create"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: directory.databasePath), "a refused command opened the store")
+    }
+
+    @Test func unknownFlagIsAUsageError() throws {
+        defer { directory.remove() }
+        let result = try run(["keys", "create", "--company", "acme", "--nope", "--database", directory.database])
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("error: unknown flag --nope\n"), "\(result)")
+        #expect(result.stderr.contains("usage: donutwork-webhooks keys create"), "\(result)")
+    }
+
+    @Test(arguments: [
+        ["--help"], ["serve", "--help"], ["keys", "create", "--help"], ["keys", "list", "--help"],
+        ["keys", "revoke", "--help"], ["event-types", "list", "--help"], ["event-types", "add", "--help"],
+        ["migrate", "--help"],
+    ])
+    func helpExitsZeroWithUsage(arguments: [String]) throws {
+        defer { directory.remove() }
+        let result = try run(arguments)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.hasPrefix("usage: donutwork-webhooks"), "\(result)")
+        #expect(result.stdout.contains("--help"))
+        #expect(result.stderr == "", "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/donutwork.db"), "--help opened the store")
+    }
+
+    @Test func noArgumentsExitsTwoWithUsage() throws {
+        defer { directory.remove() }
+        let result = try run([])
+        #expect(result.status == 2, "\(result)")
+        // Today the top-level usage goes to standard output here, to standard error for an unknown command.
+        #expect((result.stdout + result.stderr).contains("usage: donutwork-webhooks COMMAND"), "\(result)")
+    }
+
+    @Test func unknownCommandExitsTwo() throws {
+        defer { directory.remove() }
+        let result = try run(["frobnicate", "--database", directory.database])
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("error: unknown command \"frobnicate --database\"\n"), "\(result)")
+        #expect(result.stderr.contains("usage: donutwork-webhooks COMMAND"), "\(result)")
+    }
+
+    @Test func databaseComesFromTheEnvironmentWhenTheFlagIsAbsent() throws {
+        defer { directory.remove() }
+        let created = try run(
+            ["keys", "create", "--company", "acme", "--permissions", "webhooks:read"],
+            environment: ["DONUTWORK_DATABASE": directory.database])
+        #expect(created.status == 0, "\(created)")
+        let key = try #require(created.stdoutLines.first)
+        #expect(FileManager.default.fileExists(atPath: directory.databasePath), "DONUTWORK_DATABASE was ignored")
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/donutwork.db"), "used the default store")
+
+        let listed = try run(["keys", "list", "--company", "acme", "--database", directory.database])
+        #expect(listed.status == 0, "\(listed)")
+        #expect(listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t").first } == [String(key.prefix(12))])
+
+        // The flag wins over the variable.
+        let other = try ScratchDirectory("dw-cli-other")
+        defer { other.remove() }
+        let flagged = try run(
+            ["keys", "list", "--company", "acme", "--database", directory.database],
+            environment: ["DONUTWORK_DATABASE": other.database])
+        #expect(flagged.status == 0, "\(flagged)")
+        #expect(!FileManager.default.fileExists(atPath: other.databasePath))
+    }
+
+    @Test func eventTypesAddThenList() throws {
+        defer { directory.remove() }
+        let added = try run(["event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database])
+        #expect(added.status == 0, "\(added)")
+        #expect(added.stdout == "added Orders.created\n")
+
+        let listed = try run(["event-types", "list", "--database", directory.database])
+        #expect(listed.status == 0, "\(listed)")
+        #expect(listed.stdoutLines.first == "NAME\tCOMPANY_ID")
+        let rows = listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t") }
+        #expect(rows.count == 3, "\(listed)")
+        let orders = try #require(rows.first { $0.first == "Orders.created" }, "\(listed)")
+        #expect(orders.count == 2 && Int64(orders[1]) != nil, "Orders.created should carry a company id: \(orders)")
+        #expect(rows.contains(["RecurringPayments.charge.failed", "*"]), "\(listed)")
+        #expect(rows.contains(["RecurringPayments.charge.paid", "*"]), "\(listed)")
+        // A fresh store: acme is company 1, and the list is sorted by name.
+        #expect(
+            listed.stdout
+                == "NAME\tCOMPANY_ID\nOrders.created\t1\nRecurringPayments.charge.failed\t*\nRecurringPayments.charge.paid\t*\n")
+
+        let again = try run(["event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database])
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout == "Orders.created already exists\n")
+    }
+
+    @Test func cliKeyAuthenticatesAgainstServeAndTheLogNeverShowsIt() async throws {
+        defer { directory.remove() }
+        let key = try createKey()
+        let (server, port) = try await ServerProcess.startServer(
+            ["--database", directory.database, "--threads", "2"], directory: directory.path)
+        defer { server.kill() }
+
+        let response = try await HTTPClient.send(
+            "GET", "http://127.0.0.1:\(port)/2026-02-01/webhooks/types.json",
+            headers: ["Authorization": "Bearer \(key)", "X-Request-Id": "cli-types-1"])
+        #expect(response.status == 200)
+        #expect(response.text == #"["RecurringPayments.charge.failed","RecurringPayments.charge.paid"]"#)
+
+        let wrongKey = String(key.dropLast()) + (key.hasSuffix("x") ? "y" : "x")
+        let wrong = try await HTTPClient.send(
+            "GET", "http://127.0.0.1:\(port)/2026-02-01/webhooks/types.json",
+            headers: ["Authorization": "Bearer \(wrongKey)"])
+        #expect(wrong.status == 401)
+
+        // The access log line is written right after the reply; give it a moment to land in the file.
+        var log = server.stderr
+        let deadline = Date().addingTimeInterval(5)
+        while !log.contains("request_id=cli-types-1") && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            log = server.stderr
+        }
+        let line = try #require(
+            log.split(separator: "\n").first { $0.contains("request_id=cli-types-1") }, "no access log line:\n\(log)")
+        #expect(line.contains("msg=request"), "\(line)")
+        #expect(line.contains(" status=200"), "\(line)")
+        #expect(line.contains(" company=acme"), "\(line)")
+        #expect(line.contains(" path=/2026-02-01/webhooks/types.json"), "\(line)")
+        #expect(!log.contains(key), "serve logged the API key")
+        #expect(!log.contains(String(key.dropFirst(12))), "serve logged part of the API key past its prefix")
+        #expect(!server.stdout.contains(key))
+    }
+}
