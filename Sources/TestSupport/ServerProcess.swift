@@ -27,7 +27,9 @@ public final class ServerProcess: Sendable {
     /// A program that did not finish in time.
     public struct Timeout: Error, CustomStringConvertible {
         public var arguments: [String]
-        public var description: String { "donutwork-webhooks \(arguments.joined(separator: " ")) did not finish in time" }
+        public var description: String {
+            "donutwork-webhooks \(arguments.joined(separator: " ")) did not finish in time"
+        }
     }
 
     /// The executable is not where the tests were built.

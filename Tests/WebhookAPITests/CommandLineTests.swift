@@ -140,7 +140,8 @@ import Testing
 
         let listed = try run(["keys", "list", "--company", "acme", "--database", directory.database])
         #expect(listed.status == 0, "\(listed)")
-        #expect(listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t").first } == [String(key.prefix(12))])
+        #expect(
+            listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t").first } == [String(key.prefix(12))])
 
         // The flag wins over the variable.
         let other = try ScratchDirectory("dw-cli-other")
@@ -154,7 +155,9 @@ import Testing
 
     @Test func eventTypesAddThenList() throws {
         defer { directory.remove() }
-        let added = try run(["event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database])
+        let added = try run([
+            "event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database,
+        ])
         #expect(added.status == 0, "\(added)")
         #expect(added.stdout == "added Orders.created\n")
 
@@ -170,9 +173,12 @@ import Testing
         // A fresh store: acme is company 1, and the list is sorted by name.
         #expect(
             listed.stdout
-                == "NAME\tCOMPANY_ID\nOrders.created\t1\nRecurringPayments.charge.failed\t*\nRecurringPayments.charge.paid\t*\n")
+                == "NAME\tCOMPANY_ID\nOrders.created\t1\nRecurringPayments.charge.failed\t*\nRecurringPayments.charge.paid\t*\n"
+        )
 
-        let again = try run(["event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database])
+        let again = try run([
+            "event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database,
+        ])
         #expect(again.status == 0, "\(again)")
         #expect(again.stdout == "Orders.created already exists\n")
     }

@@ -92,8 +92,11 @@ import Testing
                             do {
                                 let response =
                                     kind == .create
-                                    ? try await HTTPClient.send("POST", "\(base)/webhooks.json", headers: headers, body: body, timeoutSeconds: 15)
-                                    : try await HTTPClient.send("GET", "\(base)/webhooks.json?size=100", headers: headers, timeoutSeconds: 15)
+                                    ? try await HTTPClient.send(
+                                        "POST", "\(base)/webhooks.json", headers: headers, body: body,
+                                        timeoutSeconds: 15)
+                                    : try await HTTPClient.send(
+                                        "GET", "\(base)/webhooks.json?size=100", headers: headers, timeoutSeconds: 15)
                                 outcome.status = response.status
                                 if response.status == 201 {
                                     outcome.webhookID = response.json?["id"] as? String
@@ -132,7 +135,8 @@ import Testing
         #expect(exited, "serve still ran 5 s after SIGTERM")
         server.kill()
         let result = server.result
-        #expect(result.exitedNormally && result.status == 0, "serve ended with \(result.status); stderr:\n\(result.stderr)")
+        #expect(
+            result.exitedNormally && result.status == 0, "serve ended with \(result.status); stderr:\n\(result.stderr)")
         #expect(result.stderr.contains("msg=\"shutting down\""), "\(result.stderr.suffix(2000))")
         #expect(result.stderr.contains("msg=stopped"), "\(result.stderr.suffix(2000))")
 
@@ -168,7 +172,8 @@ import Testing
             "unexpected statuses: \(wrongStatus.prefix(10).map { "\($0.kind) \($0.status ?? 0) at \($0.finishedAt)" })")
         #expect(
             badErrors.isEmpty,
-            "errors before SIGTERM or not connection errors: \(badErrors.prefix(10).map { "\($0.kind) \($0.error ?? "") at \($0.finishedAt)" })")
+            "errors before SIGTERM or not connection errors: \(badErrors.prefix(10).map { "\($0.kind) \($0.error ?? "") at \($0.finishedAt)" })"
+        )
 
         let store = try SQLiteStore(path: directory.databasePath, logger: Logger(label: "test", level: .error))
         defer { store.close() }
@@ -176,7 +181,8 @@ import Testing
         let company = try #require(try store.company(slug: "acme"))
         let stored = try store.countWebhooks(companyID: company.id)
         print("graceful shutdown: \(stored) webhooks in the store, \(creates201.count) creates answered 201")
-        #expect(stored == creates201.count, "the store holds \(stored) webhooks but \(creates201.count) creates got 201")
+        #expect(
+            stored == creates201.count, "the store holds \(stored) webhooks but \(creates201.count) creates got 201")
         let storedIDs = Set(try store.webhooks(companyID: company.id, offset: 0, limit: max(stored, 1)).map(\.id))
         let answeredIDs = Set(creates201.compactMap(\.webhookID))
         #expect(answeredIDs.count == creates201.count, "a 201 body without an id")

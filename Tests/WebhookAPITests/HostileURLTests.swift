@@ -102,7 +102,9 @@ struct HostileURL: Sendable, CustomTestStringConvertible {
         #expect(try await settledConnectionCount() == 0)
 
         let list = try await app.send("GET", "/2026-02-01/webhooks.json", key: key)
-        #expect(list.text == #"{"entities":"Webhook","count":0,"per_page":100,"pages":{"current":1,"max":1},"elements":[]}"#)
+        #expect(
+            list.text == #"{"entities":"Webhook","count":0,"per_page":100,"pages":{"current":1,"max":1},"elements":[]}"#
+        )
     }
 
     @Test func theTwoThousandFortyEightByteURLIsTheLimit() async throws {

@@ -45,7 +45,8 @@ import WebhookCore
         let id = try await create(key: keyA)
         let createdAt = try #require(
             try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: keyA).json?["created_at"] as? String)
-        let shownToA = #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted","status":"enabled","disabled_reason":null,"created_at":"\#(createdAt)"}"#
+        let shownToA =
+            #"{"id":"\#(id)","name":"Billing Events","description":"Receive invoice and payment updates","url":"\#(url)","events":["RecurringPayments.charge.paid"],"token":"redacted","status":"enabled","disabled_reason":null,"created_at":"\#(createdAt)"}"#
 
         let shown = try await app.send("GET", "/2026-02-01/webhooks/\(id).json", key: keyB)
         #expect(shown.status == 404)
@@ -68,7 +69,9 @@ import WebhookCore
 
         let listB = try await app.send("GET", "/2026-02-01/webhooks.json", key: keyB)
         #expect(listB.status == 200)
-        #expect(listB.text == #"{"entities":"Webhook","count":0,"per_page":100,"pages":{"current":1,"max":1},"elements":[]}"#)
+        #expect(
+            listB.text
+                == #"{"entities":"Webhook","count":0,"per_page":100,"pages":{"current":1,"max":1},"elements":[]}"#)
 
         let listA = try await app.send("GET", "/2026-02-01/webhooks.json", key: keyA)
         #expect(listA.status == 200)
@@ -86,7 +89,8 @@ import WebhookCore
         let typesA = try await app.send("GET", "/2026-02-01/webhooks/types.json", key: keyA)
         #expect(typesA.status == 200)
         #expect(
-            typesA.text == #"["CompanyA.ledger.closed","RecurringPayments.charge.failed","RecurringPayments.charge.paid"]"#)
+            typesA.text
+                == #"["CompanyA.ledger.closed","RecurringPayments.charge.failed","RecurringPayments.charge.paid"]"#)
 
         let typesB = try await app.send("GET", "/2026-02-01/webhooks/types.json", key: keyB)
         #expect(typesB.status == 200)
@@ -96,7 +100,9 @@ import WebhookCore
             "POST", "/2026-02-01/webhooks.json", key: keyB,
             body: createBody(url: url, events: #"["CompanyA.ledger.closed","RecurringPayments.charge.paid"]"#))
         #expect(refused.status == 422)
-        #expect(refused.text == #"{"error":"Some events are not available","unavailable_events":["CompanyA.ledger.closed"]}"#)
+        #expect(
+            refused.text
+                == #"{"error":"Some events are not available","unavailable_events":["CompanyA.ledger.closed"]}"#)
 
         _ = try await create(key: keyA, events: #"["CompanyA.ledger.closed"]"#)
         let listB = try await app.send("GET", "/2026-02-01/webhooks.json", key: keyB)

@@ -46,15 +46,22 @@ enum TestLeaf: String, Sendable, CaseIterable {
             "POST", "/2026-02-01/webhooks.json", key: key, body: createBody(url: "https://localhost:\(port)/hook"))
     }
 
-    @Test(arguments: [
-        (TestLeaf.valid, 201, nil),
-        (TestLeaf.expired, 400,
-         #"{"error":"TLS certificate validation failed for the \"url\": SSL certificate problem: certificate has expired."}"#),
-        (TestLeaf.wrongHost, 400,
-         #"{"error":"TLS certificate validation failed for the \"url\": SSL: no alternative certificate subject name matches target host name 'localhost'."}"#),
-        (TestLeaf.untrusted, 400,
-         #"{"error":"TLS certificate validation failed for the \"url\": SSL certificate problem: self-signed certificate."}"#),
-    ] as [(TestLeaf, Int, String?)])
+    @Test(
+        arguments: [
+            (TestLeaf.valid, 201, nil),
+            (
+                TestLeaf.expired, 400,
+                #"{"error":"TLS certificate validation failed for the \"url\": SSL certificate problem: certificate has expired."}"#
+            ),
+            (
+                TestLeaf.wrongHost, 400,
+                #"{"error":"TLS certificate validation failed for the \"url\": SSL: no alternative certificate subject name matches target host name 'localhost'."}"#
+            ),
+            (
+                TestLeaf.untrusted, 400,
+                #"{"error":"TLS certificate validation failed for the \"url\": SSL certificate problem: self-signed certificate."}"#
+            ),
+        ] as [(TestLeaf, Int, String?)])
     func certificateIsVerifiedAgainstTheCAFile(leaf: TestLeaf, status: Int, expected: String?) async throws {
         defer { ca.remove() }
         let receiver = try HTTPSReceiver(certificate: leaf.of(ca).certificate, key: leaf.of(ca).key)
