@@ -13,7 +13,7 @@ final class DeliveryTransfer {
     static let recordedHeaders: Set<String> = ["location", "retry-after", "content-type"]
 
     let job: DeliveryJob
-    let easy: OpaquePointer
+    let easy: UnsafeMutableRawPointer
     let startedAt: Date
     let startNanoseconds: UInt64
     let connectGuard: ConnectGuard

@@ -124,7 +124,7 @@ public final class Dispatcher: Sendable {
     /// The multi handle, owned by the dispatcher so `wake()` can reach it from any thread.
     final class Multi: @unchecked Sendable {
         // @unchecked: libcurl allows curl_multi_wakeup from any thread; every other use is on the loop thread.
-        let handle: OpaquePointer
+        let handle: UnsafeMutableRawPointer
 
         init() {
             handle = curl_multi_init()
@@ -138,7 +138,7 @@ public final class Dispatcher: Sendable {
     fileprivate var loopConfiguration: Configuration { configuration }
     fileprivate var loopStore: any Store { store }
     fileprivate var loopLogger: Logger { logger }
-    fileprivate var multiHandle: OpaquePointer { multi.handle }
+    fileprivate var multiHandle: UnsafeMutableRawPointer { multi.handle }
 
     /// Takes what other threads asked for since the last look.
     fileprivate func takeInbox(now: Date) -> (
@@ -164,7 +164,7 @@ private struct DispatchLoop {
     let dispatcher: Dispatcher
     let configuration: Dispatcher.Configuration
     let logger: Logger
-    var inFlight: [OpaquePointer: DeliveryTransfer] = [:]
+    var inFlight: [UnsafeMutableRawPointer: DeliveryTransfer] = [:]
     var inFlightPerEndpoint: [Int64: Int] = [:]
     var waiting: [DeliveryJob] = []
     var nextClaim = Date.distantPast
@@ -306,7 +306,7 @@ private struct DispatchLoop {
                 "delivery_id": job.deliveryID, "webhook_id": job.webhookID, "event_id": job.eventID,
                 "attempt": job.attemptNumber, "status": attempt.statusCode.map { String($0) } ?? "-",
                 "error": attempt.errorKind ?? "-", "ms": attempt.latencyMilliseconds,
-                "outcome": DispatchLoop.describe(outcome),
+                "outcome": DispatchLoop.describe(outcome), "reason": attempt.errorMessage ?? "-",
             ])
     }
 
@@ -317,7 +317,8 @@ private struct DispatchLoop {
             curl_multi_remove_handle(dispatcher.multiHandle, easy)
             inFlight[easy] = nil
             inFlightPerEndpoint[transfer.job.webhookSeq, default: 1] -= 1
-            logger.info("attempt cancelled", ["delivery_id": transfer.job.deliveryID, "webhook_id": transfer.job.webhookID])
+            logger.info(
+                "attempt cancelled", ["delivery_id": transfer.job.deliveryID, "webhook_id": transfer.job.webhookID])
         }
     }
 
@@ -343,7 +344,9 @@ private struct DispatchLoop {
 
     private static func describe(_ code: CURLcode, _ transfer: DeliveryTransfer) -> (String, String) {
         if transfer.connectGuard.refused {
-            return ("blocked", "The endpoint resolved to an address that is not public; private targets are not allowed.")
+            return (
+                "blocked", "The endpoint resolved to an address that is not public; private targets are not allowed."
+            )
         }
         let reason = transfer.errorText(code)
         switch code {

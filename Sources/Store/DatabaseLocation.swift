@@ -1,11 +1,12 @@
 import Foundation
 import Logging
+import WebhookCore
 
 /// Where the store lives, as given by `--database` (or `DONUTWORK_DATABASE`).
 ///
 /// ```swift
 /// let location = try DatabaseLocation(parsing: "sqlite:donutwork.db")   // .sqlite(path: "donutwork.db")
-/// let store = try openStore(location, logger: logger)
+/// let store = try openStore(location, logger: logger, cipher: cipher)
 /// ```
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     /// An SQLite file, relative to the working directory or absolute.
@@ -59,10 +60,12 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Opens the store at `location`: SQLite now; PostgreSQL is refused until that implementation lands.
-public func openStore(_ location: DatabaseLocation, logger: Logger) throws -> any Store {
+///
+/// `cipher` seals webhook tokens at rest; the same key must be given every time the database is opened.
+public func openStore(_ location: DatabaseLocation, logger: Logger, cipher: TokenCipher) throws -> any Store {
     switch location {
     case .sqlite(let path):
-        return try SQLiteStore(path: path, logger: logger)
+        return try SQLiteStore(path: path, logger: logger, cipher: cipher)
     case .postgres:
         // TODO: PostgreSQL store (libpq, FOR UPDATE SKIP LOCKED queues) is not written yet; see DESIGN.md.
         throw StoreError.invalidLocation("PostgreSQL support is not available in this build")

@@ -13,7 +13,7 @@ struct Migration: Sendable {
     let apply: @Sendable (SQLiteConnection) throws -> Void
 
     /// Every migration, oldest first.
-    static let all: [Migration] = [v1]
+    static let all: [Migration] = [v1, v2]
 
     /// The highest version this build knows.
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -118,5 +118,68 @@ extension Migration {
         for name in EventType.defaultCatalog {
             try connection.run("INSERT INTO event_types (name, company_id) VALUES (?, NULL)", [name])
         }
+    }
+}
+
+extension Migration {
+    /// Webhook health and rotated tokens; events, their deliveries and the attempts of each.
+    ///
+    /// Tokens written by v1 are still in clear after this step: `SQLiteStore` seals them right after migrating,
+    /// because the key is configuration, not schema.
+    static let v2 = Migration(version: 2, summary: "events, deliveries, attempts, webhook health") { connection in
+        try connection.execute(
+            """
+            ALTER TABLE webhooks ADD COLUMN previous_token TEXT;
+            ALTER TABLE webhooks ADD COLUMN previous_token_valid_until TEXT;
+            -- Start of the current failure streak; NULL after a success or before any failure.
+            ALTER TABLE webhooks ADD COLUMN failing_since TEXT;
+            ALTER TABLE webhooks ADD COLUMN last_success_at TEXT;
+
+            -- delivery_count keeps what the first acceptance queued, so an idempotent replay reports the same
+            -- number after a webhook (and its deliveries) was deleted.
+            CREATE TABLE events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT UNIQUE NOT NULL,
+                company_id INTEGER NOT NULL REFERENCES companies(id),
+                type TEXT NOT NULL,
+                payload BLOB NOT NULL,
+                idempotency_key TEXT,
+                delivery_count INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX events_idempotency ON events (company_id, idempotency_key, created_at);
+
+            -- next_attempt_at and lease_until are integer milliseconds since the epoch: the queue compares
+            -- them on every claim. The partial index holds only the queue itself.
+            CREATE TABLE deliveries (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT UNIQUE NOT NULL,
+                event_seq INTEGER NOT NULL REFERENCES events(seq),
+                webhook_seq INTEGER NOT NULL REFERENCES webhooks(seq) ON DELETE CASCADE,
+                status TEXT NOT NULL,
+                attempt_count INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER,
+                lease_until INTEGER,
+                created_at TEXT,
+                updated_at TEXT
+            );
+            CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+            CREATE INDEX deliveries_webhook ON deliveries (webhook_seq, seq);
+
+            CREATE TABLE attempts (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                delivery_seq INTEGER NOT NULL REFERENCES deliveries(seq) ON DELETE CASCADE,
+                number INTEGER NOT NULL,
+                attempted_at TEXT NOT NULL,
+                status_code INTEGER,
+                error_kind TEXT,
+                error_message TEXT,
+                latency_ms INTEGER NOT NULL,
+                response_headers TEXT, -- JSON object of lower-case names to values; NULL when none
+                response_body BLOB
+            );
+            CREATE INDEX attempts_delivery ON attempts (delivery_seq, number);
+            """
+        )
     }
 }

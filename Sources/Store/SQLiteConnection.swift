@@ -138,6 +138,21 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` inside a deferred `BEGIN` ... `COMMIT`, so its reads see one snapshot of the database.
+    func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if isInTransaction {
+                try? execute("ROLLBACK")
+            }
+            throw error
+        }
+    }
+
     /// Runs a pragma and returns the first column of its first row, or `""` when it returns none.
     @discardableResult
     func pragma(_ text: String) throws -> String {

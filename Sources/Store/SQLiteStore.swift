@@ -6,7 +6,7 @@ import WebhookCore
 /// The embedded store: one SQLite file in WAL mode, shared by a small pool of connections.
 ///
 /// ```swift
-/// let store = try SQLiteStore(path: "donutwork.db", logger: logger)
+/// let store = try SQLiteStore(path: "donutwork.db", logger: logger, cipher: cipher)
 /// let company = try store.findOrCreateCompany(slug: "acme")
 /// ```
 public final class SQLiteStore: Store {
@@ -19,13 +19,17 @@ public final class SQLiteStore: Store {
     public let schemaVersion: Int
     let pool: ConnectionPool
     let logger: Logger
+    /// Seals webhook tokens on the way in and opens them on the way out; nothing above the store sees them sealed.
+    let cipher: TokenCipher
 
     /// Opens (creating if needed) the database file and brings its schema up to date.
     /// - Parameters:
     ///   - path: a file path, relative to the working directory or absolute.
     ///   - poolSize: the most connections open at once; at least 1.
     ///   - logger: where start-up and migration lines go.
-    public init(path: String, poolSize: Int = 8, logger: Logger) throws {
+    ///   - cipher: the key webhook tokens are sealed with at rest. Tokens left in clear by an older schema are
+    ///     sealed at open; opening a database whose tokens were sealed with another key throws.
+    public init(path: String, poolSize: Int = 8, logger: Logger, cipher: TokenCipher) throws {
         guard !path.isEmpty, path != ":memory:" else {
             // Every pooled connection would get its own private database.
             throw StoreError.invalidLocation("SQLite needs a file path, not \"\(path)\"")
@@ -42,13 +46,18 @@ public final class SQLiteStore: Store {
         }
         do {
             self.schemaVersion = try Migration.migrate(first, logger: logger)
+            try Self.sealPlaintextTokens(first, cipher: cipher, logger: logger)
         } catch let error as SQLiteError {
             first.close()
             throw error.storeError(operation: "migrate")
+        } catch {
+            first.close()
+            throw error
         }
 
         self.path = path
         self.logger = logger
+        self.cipher = cipher
         self.pool = ConnectionPool(path: path, capacity: poolSize, first: first, logger: logger)
         logger.info("store opened", ["path": path, "schema_version": schemaVersion, "pool_size": poolSize])
     }
@@ -90,6 +99,13 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Runs `body` in a read transaction on a pooled connection, so its statements see one snapshot.
+    func withReadTransaction<T>(_ operation: String, _ body: (SQLiteConnection) throws -> T) throws -> T {
+        try withConnection(operation) { connection in
+            try connection.readTransaction { try body(connection) }
+        }
+    }
+
     /// Reads a timestamp column, failing loudly on text that is not in the stored format.
     static func date(_ statement: Statement, at column: Int32) throws -> Date {
         let text = statement.string(at: column)
@@ -102,5 +118,10 @@ public final class SQLiteStore: Store {
     /// Reads a nullable timestamp column.
     static func optionalDate(_ statement: Statement, at column: Int32) throws -> Date? {
         statement.isNull(at: column) ? nil : try date(statement, at: column)
+    }
+
+    /// Reads a nullable integer milliseconds column (`next_attempt_at`, `lease_until`) as a date.
+    static func optionalMillisecondsDate(_ statement: Statement, at column: Int32) -> Date? {
+        statement.isNull(at: column) ? nil : SQLiteTimestamp.date(milliseconds: statement.int64(at: column))
     }
 }

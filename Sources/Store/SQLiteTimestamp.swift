@@ -56,7 +56,13 @@ enum SQLiteTimestamp {
         return Date(timeIntervalSince1970: Double(seconds * 1000 + Int64(millis)) / 1000)
     }
 
-    private static func milliseconds(_ date: Date) -> Int64 {
+    /// `date` as whole milliseconds since the epoch: how the delivery queue stores its instants as integers.
+    static func milliseconds(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// The instant `milliseconds` after the epoch.
+    static func date(milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
 }

@@ -10,6 +10,8 @@ public final class HTTPSReceiver: Sendable {
         public var headers: [String: String]
         public var body: [UInt8]
         public var receivedAt: Double
+        /// Whether each secret of the secrets file verified the request (official `standardwebhooks` library).
+        public var verified: [Bool]
     }
 
     public let port: Int
@@ -22,13 +24,28 @@ public final class HTTPSReceiver: Sendable {
     private let log = Log()
 
     /// Starts the receiver with a certificate and waits until it listens.
-    public init(certificate: String, key: String, status: Int = 204) throws {
+    /// - Parameters:
+    ///   - statuses: answered in turn, the last one for ever after.
+    ///   - headers: `Name: value` fields added to every answer.
+    ///   - secretsFile: when given, each request is verified against every secret in it (one per line).
+    public init(
+        certificate: String, key: String, status: Int = 204, statuses: [Int]? = nil, headers: [String] = [],
+        secretsFile: String? = nil
+    ) throws {
         guard let script = Bundle.module.path(forResource: "receiver", ofType: "py") else {
             throw Shell.Failure(command: "receiver.py", status: -1, output: "resource missing")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Shell.pythonExecutable())
-        process.arguments = [script, "--cert", certificate, "--key", key, "--status", String(status)]
+        var arguments = [script, "--cert", certificate, "--key", key]
+        arguments += ["--statuses", (statuses ?? [status]).map { String($0) }.joined(separator: ",")]
+        for header in headers {
+            arguments += ["--header", header]
+        }
+        if let secretsFile {
+            arguments += ["--secrets-file", secretsFile]
+        }
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -52,7 +69,7 @@ public final class HTTPSReceiver: Sendable {
                 let record = Received(
                     method: object["method"] as? String ?? "", path: object["path"] as? String ?? "",
                     headers: object["headers"] as? [String: String] ?? [:], body: Array(body),
-                    receivedAt: object["received_at"] as? Double ?? 0)
+                    receivedAt: object["received_at"] as? Double ?? 0, verified: object["verified"] as? [Bool] ?? [])
                 log.entries.withLock { $0.append(record) }
             }
         }

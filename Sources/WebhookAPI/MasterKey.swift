@@ -20,8 +20,9 @@ enum MasterKey {
         }
         let key = TokenCipher.generateKey()
         let text = Data(key).base64EncodedString() + "\n"
-        guard FileManager.default.createFile(
-            atPath: generatedPath, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: generatedPath, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         else {
             throw ConfigurationError("could not write a new master key to \(generatedPath)")
         }

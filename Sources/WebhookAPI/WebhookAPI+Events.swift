@@ -52,10 +52,11 @@ extension WebhookAPI {
         }
 
         let companyID = caller.company.id
+        let filter = status
         guard
             let result = try await withStore({ store in
                 try store.deliveries(
-                    webhookID: webhookID, companyID: companyID, status: status, offset: paging.offset,
+                    webhookID: webhookID, companyID: companyID, status: filter, offset: paging.offset,
                     limit: paging.size)
             })
         else { throw APIError.webhookNotFound }
@@ -65,7 +66,10 @@ extension WebhookAPI {
                 ("entities", .string("Delivery")),
                 ("count", .int(result.total)),
                 ("per_page", .int(paging.size)),
-                ("pages", .object([("current", .int(paging.page)), ("max", .int(paging.maxPage(count: result.total)))])),
+                (
+                    "pages",
+                    .object([("current", .int(paging.page)), ("max", .int(paging.maxPage(count: result.total)))])
+                ),
                 ("elements", .array(result.page.map { WebhookAPI.json($0) })),
             ]))
     }
@@ -147,7 +151,10 @@ extension WebhookAPI {
             ("error_kind", .string(attempt.errorKind)),
             ("error", .string(attempt.errorMessage)),
             ("latency_ms", .int(attempt.latencyMilliseconds)),
-            ("response_headers", .object(attempt.responseHeaders.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            (
+                "response_headers",
+                .object(attempt.responseHeaders.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+            ),
             ("response_body", .string(String(decoding: attempt.responseBody, as: UTF8.self))),
         ])
     }

@@ -28,10 +28,23 @@ func makeLogger(_ options: ParsedOptions, label: String) throws -> Logger {
     return Logger(label: label, level: level)
 }
 
+let masterKeyFlag = FlagSpec(
+    name: "master-key-file", help: "key encrypting webhook tokens (default: generated beside the SQLite file)")
+
 func openStoreForCommand(_ options: ParsedOptions) throws -> any Store {
-    let logger = try makeLogger(options, label: "store")
-    return try openStore(
-        try DatabaseLocation(parsing: options.string("database") ?? "sqlite:donutwork.db"), logger: logger)
+    try openServiceStore(
+        database: options.string("database") ?? "sqlite:donutwork.db",
+        masterKeyFile: options.string("master-key-file"), logger: try makeLogger(options, label: "store"))
+}
+
+/// Parses one duration such as `5s`, `30m`, `24h` or `5d` (a plain number is seconds).
+func duration(_ options: ParsedOptions, _ name: String) throws -> TimeInterval? {
+    guard let text = options.string(name) else { return nil }
+    guard let schedule = RetrySchedule.parse(text), schedule.delays.count == 1, let value = schedule.delays.first
+    else {
+        throw UsageError(message: "--\(name) must be one duration such as 30s, 15m, 24h or 5d, not \"\(text)\"")
+    }
+    return value
 }
 
 // MARK: serve
@@ -63,7 +76,8 @@ let serveCommand = Command(
         FlagSpec(
             name: "retry-schedule", help: "delays between attempts",
             defaultValue: "5s,5m,30m,2h,5h,10h,10h"),
-        FlagSpec(name: "disable-after", help: "disable a webhook failing this long without a success", defaultValue: "5d"),
+        FlagSpec(
+            name: "disable-after", help: "disable a webhook failing this long without a success", defaultValue: "5d"),
         FlagSpec(
             name: "token-rotation-overlap", help: "how long a rotated-out token keeps signing", defaultValue: "24h"),
         FlagSpec(name: "no-dispatcher", help: "serve the API only; other processes deliver", takesValue: false),

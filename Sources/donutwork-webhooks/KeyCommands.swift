@@ -94,7 +94,10 @@ let eventTypesAddCommand = Command(
     name: "event-types add",
     synopsis: "donutwork-webhooks event-types add NAME [--company SLUG] [--database ...]",
     summary: "Adds an event type for every company, or only for --company.",
-    flags: [FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, masterKeyFlag, quietLogLevelFlag],
+    flags: [
+        FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, masterKeyFlag,
+        quietLogLevelFlag,
+    ],
     run: { options in
         guard options.positional.count == 1, let name = options.positional.first else {
             throw UsageError(message: "event-types add takes exactly one NAME")

@@ -34,7 +34,7 @@ import WebhookCore
 
     @Test func twoStoresOnOneFileShareData() throws {
         try withTemporaryStore { first, path in
-            let second = try SQLiteStore(path: path, poolSize: 2, logger: quietLogger)
+            let second = try SQLiteStore(path: path, poolSize: 2, logger: quietLogger, cipher: testCipher)
             defer { second.close() }
             let company = try first.findOrCreateCompany(slug: "acme")
             #expect(try second.findOrCreateCompany(slug: "acme") == company)

@@ -38,12 +38,12 @@ import Testing
 
     @Test func openStoreOpensSQLiteAndRefusesPostgres() throws {
         let directory = try TemporaryDirectory()
-        let store = try openStore(.sqlite(path: directory.databasePath), logger: quietLogger)
+        let store = try openStore(.sqlite(path: directory.databasePath), logger: quietLogger, cipher: testCipher)
         defer { store.close() }
         try store.ping()
 
         #expect(throws: StoreError.invalidLocation("PostgreSQL support is not available in this build")) {
-            try openStore(.postgres("postgres://db/w"), logger: quietLogger)
+            try openStore(.postgres("postgres://db/w"), logger: quietLogger, cipher: testCipher)
         }
     }
 }

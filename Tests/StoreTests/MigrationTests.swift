@@ -5,17 +5,17 @@ import WebhookCore
 @testable import Store
 
 @Suite struct MigrationTests {
-    @Test func migrationRunsTwiceAndRecordsVersionOne() throws {
+    @Test func migrationRunsTwiceAndRecordsEachVersion() throws {
         let directory = try TemporaryDirectory()
         for _ in 0..<2 {
-            let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+            let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
             defer { store.close() }
-            #expect(store.schemaVersion == 1)
+            #expect(store.schemaVersion == 2)
 
             let versions = try store.withConnection("test") { connection in
                 try connection.rows("SELECT version FROM schema_migrations ORDER BY version") { $0.int(at: 0) }
             }
-            #expect(versions == [1])
+            #expect(versions == [1, 2])
         }
     }
 
@@ -47,12 +47,12 @@ import WebhookCore
 
     @Test func reopeningTheFileKeepsData() throws {
         let directory = try TemporaryDirectory()
-        let first = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+        let first = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
         let company = try first.findOrCreateCompany(slug: "acme")
         try first.insertWebhook(makeWebhook(id: "wh_keep", companyID: company.id, events: ["b", "a"]))
         first.close()
 
-        let second = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+        let second = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
         defer { second.close() }
         #expect(try second.company(slug: "acme") == company)
         #expect(try second.webhook(id: "wh_keep", companyID: company.id)?.events == ["b", "a"])
@@ -60,7 +60,7 @@ import WebhookCore
 
     @Test func closedStoreThrowsClosed() throws {
         let directory = try TemporaryDirectory()
-        let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger)
+        let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
         store.close()
         #expect(throws: StoreError.closed) { try store.ping() }
     }

@@ -24,10 +24,15 @@ struct TemporaryDirectory: ~Copyable {
 /// A logger that keeps tests quiet.
 let quietLogger = Logger(label: "store-tests", level: .error, sink: { _ in })
 
+/// The token key every test store is opened with.
+let testCipher = try! TokenCipher(key: [UInt8](repeating: 0x5a, count: 32))
+
 /// Runs `body` with a store on a fresh file in its own directory, closed and removed afterwards.
 func withTemporaryStore<T>(poolSize: Int = 8, _ body: (SQLiteStore, String) throws -> T) throws -> T {
     let directory = try TemporaryDirectory()
-    let store = try SQLiteStore(path: directory.databasePath, poolSize: poolSize, logger: quietLogger)
+    let store = try SQLiteStore(
+        path: directory.databasePath, poolSize: poolSize, logger: quietLogger, cipher: testCipher
+    )
     defer { store.close() }
     return try body(store, directory.databasePath)
 }

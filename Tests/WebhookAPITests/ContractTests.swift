@@ -254,8 +254,11 @@ import WebhookCore
         let paths = try #require(object["paths"] as? [String: Any])
         #expect(
             paths.keys.sorted() == [
-                "/2026-02-01/openapi.json", "/2026-02-01/webhooks.json", "/2026-02-01/webhooks/types.json",
-                "/2026-02-01/webhooks/{webhookId}.json", "/healthz",
+                "/2026-02-01/deliveries/{deliveryId}.json", "/2026-02-01/deliveries/{deliveryId}/retry.json",
+                "/2026-02-01/events.json", "/2026-02-01/openapi.json", "/2026-02-01/webhooks.json",
+                "/2026-02-01/webhooks/types.json", "/2026-02-01/webhooks/{webhookId}.json",
+                "/2026-02-01/webhooks/{webhookId}/deliveries.json", "/2026-02-01/webhooks/{webhookId}/enable.json",
+                "/2026-02-01/webhooks/{webhookId}/token.json", "/healthz",
             ])
     }
 }

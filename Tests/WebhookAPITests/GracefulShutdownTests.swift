@@ -4,6 +4,7 @@ import Store
 import Synchronization
 import TestSupport
 import Testing
+import WebhookCore
 
 /// `serve` as a child process, stopped by a signal: under load it finishes what it accepted, exits 0 and leaves a
 /// consistent store behind.
@@ -175,7 +176,10 @@ import Testing
             "errors before SIGTERM or not connection errors: \(badErrors.prefix(10).map { "\($0.kind) \($0.error ?? "") at \($0.finishedAt)" })"
         )
 
-        let store = try SQLiteStore(path: directory.databasePath, logger: Logger(label: "test", level: .error))
+        let keyText = try String(contentsOfFile: directory.databasePath + ".master-key", encoding: .utf8)
+        let store = try SQLiteStore(
+            path: directory.databasePath, logger: Logger(label: "test", level: .error),
+            cipher: try TokenCipher(base64Key: keyText.trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { store.close() }
         #expect(try store.integrityCheck() == "ok")
         let company = try #require(try store.company(slug: "acme"))

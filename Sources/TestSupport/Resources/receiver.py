@@ -1,8 +1,12 @@
 """A real HTTPS webhook receiver for end-to-end tests.
 
-Listens on 127.0.0.1 with the given certificate, answers every request with --status, and prints one JSON
-line per request on standard output: {"method", "path", "headers", "body_base64", "received_at"}. The first
-line is {"listening": PORT}.
+Listens on 127.0.0.1 with the given certificate and prints one JSON line per request on standard output:
+{"method", "path", "headers", "body_base64", "received_at", "verified"}. The first line is {"listening": PORT}.
+
+--statuses 500,500,204   answers these in turn, then the last one for ever
+--header "Name: value"   adds a header field to every answer (repeatable)
+--secrets-file PATH      verifies each request with the official `standardwebhooks` library against every
+                         secret in the file (one per line, read per request); "verified" lists the results
 """
 
 import argparse
@@ -12,6 +16,7 @@ import json
 import signal
 import ssl
 import sys
+import threading
 import time
 
 
@@ -19,12 +24,39 @@ def main():
     # A parent may start us with SIGTERM blocked (the mask survives exec); stopping must still work.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--status", type=int, default=204)
+    parser.add_argument("--statuses", default="204")
+    parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--secrets-file")
     args = parser.parse_args()
+
+    statuses = [int(item) for item in args.statuses.split(",")]
+    extra_headers = [line.split(":", 1) for line in args.header]
+    lock = threading.Lock()
+    count = [0]
+
+    def verify(body, headers):
+        if not args.secrets_file:
+            return []
+        from standardwebhooks.webhooks import Webhook
+
+        try:
+            with open(args.secrets_file) as handle:
+                secrets = [line.strip() for line in handle if line.strip()]
+        except OSError:
+            return []
+        results = []
+        for secret in secrets:
+            try:
+                Webhook(secret).verify(body, headers)
+                results.append(True)
+            except Exception:
+                results.append(False)
+        return results
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -32,24 +64,42 @@ def main():
         def handle_any(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            with lock:
+                index = min(count[0], len(statuses) - 1)
+                count[0] += 1
             record = {
                 "method": self.command,
                 "path": self.path,
-                "headers": {name.lower(): value for name, value in self.headers.items()},
+                "headers": headers,
                 "body_base64": base64.b64encode(body).decode(),
                 "received_at": time.time(),
+                "verified": verify(body, headers),
             }
-            print(json.dumps(record), flush=True)
-            self.send_response(args.status)
-            self.send_header("Content-Length", "0")
+            line = json.dumps(record) + "\n"
+            with lock:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            status = statuses[index]
+            answer = b"" if status in (204, 304) or 100 <= status < 200 else b"ok"
+            self.send_response(status)
+            for name, value in extra_headers:
+                self.send_header(name.strip(), value.strip())
+            if status not in (204, 304):
+                self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
         do_GET = do_POST = do_PUT = do_DELETE = handle_any
 
         def log_message(self, *_):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 256
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", args.port), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
     server.socket = context.wrap_socket(server.socket, server_side=True)

@@ -1,0 +1,207 @@
+import CSQLite
+import Foundation
+import WebhookCore
+
+extension SQLiteStore {
+    /// Leases up to `limit` due, unleased (or lease-expired) pending deliveries of enabled webhooks, oldest due
+    /// first, until `leaseUntil`, in one write transaction; returns what is needed to attempt each.
+    ///
+    /// The secrets are the current token, then the previous one while `previousTokenValidUntil` is after `now`.
+    public func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob] {
+        guard limit > 0 else { return [] }
+        let nowMilliseconds = SQLiteTimestamp.milliseconds(now)
+        let leaseMilliseconds = SQLiteTimestamp.milliseconds(leaseUntil)
+        return try withWriteTransaction("claimDueDeliveries") { connection in
+            // `d.status = 'pending'` is written out (not bound) so the planner can use the partial queue index.
+            let jobs = try connection.rows(
+                """
+                SELECT d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token, w.previous_token,
+                       w.previous_token_valid_until, e.id, e.type, e.payload
+                FROM deliveries d
+                JOIN webhooks w ON w.seq = d.webhook_seq
+                JOIN events e ON e.seq = d.event_seq
+                WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                  AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND w.status = 'enabled'
+                ORDER BY d.next_attempt_at, d.seq
+                LIMIT ?2
+                """,
+                [nowMilliseconds, limit]
+            ) { row in try readJob(row, now: now) }
+
+            for job in jobs {
+                try connection.run(
+                    "UPDATE deliveries SET lease_until = ? WHERE seq = ?", [leaseMilliseconds, job.deliverySeq]
+                )
+            }
+            return jobs
+        }
+    }
+
+    /// Records an attempt and applies its outcome in one write transaction, clearing the lease.
+    ///
+    /// Every attempt counts in `attempt_count`. When the delivery is no longer pending (cancelled meanwhile) only
+    /// the attempt is recorded: neither its status nor the webhook's health changes. When it is gone (its webhook
+    /// was deleted) there is nothing to record against and the call does nothing.
+    public func recordAttempt(
+        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
+    ) throws {
+        let headers = try Self.encodeHeaders(attempt.responseHeaders)
+        let disabled = try withWriteTransaction("recordAttempt") { connection -> (webhookSeq: Int64, reason: String)? in
+            guard
+                let delivery = try connection.row(
+                    "SELECT status, webhook_seq FROM deliveries WHERE seq = ?", [deliverySeq],
+                    { (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) }
+                )
+            else { return nil }
+
+            let nowText = SQLiteTimestamp.format(now)
+            try connection.run(
+                """
+                INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
+                                      latency_ms, response_headers, response_body)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    deliverySeq, attempt.number, SQLiteTimestamp.format(attempt.attemptedAt), attempt.statusCode,
+                    attempt.errorKind, attempt.errorMessage, attempt.latencyMilliseconds, headers,
+                    attempt.responseBody,
+                ]
+            )
+            try connection.run(
+                """
+                UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = ?
+                WHERE seq = ?
+                """,
+                [nowText, deliverySeq]
+            )
+            guard delivery.status == Delivery.Status.pending.rawValue else { return nil }
+
+            switch outcome {
+            case .succeeded:
+                try connection.run(
+                    "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL WHERE seq = ?", [deliverySeq]
+                )
+                try connection.run(
+                    "UPDATE webhooks SET failing_since = NULL, last_success_at = ? WHERE seq = ?",
+                    [nowText, delivery.webhookSeq]
+                )
+                return nil
+            case .retry(let at):
+                try connection.run(
+                    "UPDATE deliveries SET next_attempt_at = ? WHERE seq = ?",
+                    [SQLiteTimestamp.milliseconds(at), deliverySeq]
+                )
+            case .failed:
+                try connection.run(
+                    "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE seq = ?", [deliverySeq]
+                )
+            case .disableWebhook(let reason):
+                try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
+                try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
+                return (delivery.webhookSeq, reason)
+            }
+
+            let since = try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
+            guard let since, since < now.addingTimeInterval(-disableAfter) else { return nil }
+            let reason = "failing for more than \(Self.describeDuration(disableAfter)) without a success"
+            try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
+            return (delivery.webhookSeq, reason)
+        }
+
+        if let disabled {
+            logger.info("webhook disabled", ["webhook_seq": disabled.webhookSeq, "reason": disabled.reason])
+        }
+    }
+
+    /// Gives a claimed delivery back without an attempt: still pending, unleased, due again at `dueAt`.
+    public func releaseDelivery(deliverySeq: Int64, dueAt: Date) throws {
+        try withWriteTransaction("releaseDelivery") { connection in
+            _ = try connection.run(
+                """
+                UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
+                WHERE seq = ? AND status = 'pending'
+                """,
+                [SQLiteTimestamp.milliseconds(dueAt), deliverySeq]
+            )
+        }
+    }
+
+    /// When the earliest pending delivery of an enabled webhook is due (ignoring leases), or `nil` when none is.
+    public func nextDueTime() throws -> Date? {
+        try withConnection("nextDueTime") { connection in
+            try connection.row(
+                """
+                SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
+                WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND w.status = 'enabled'
+                ORDER BY d.next_attempt_at LIMIT 1
+                """
+            ) { SQLiteTimestamp.date(milliseconds: $0.int64(at: 0)) }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Disables a webhook with `reason` and cancels every pending delivery it has, in flight or not.
+    static func disableWebhook(_ webhookSeq: Int64, reason: String, now: Date, on connection: SQLiteConnection) throws {
+        try connection.run(
+            "UPDATE webhooks SET status = 'disabled', disabled_reason = ? WHERE seq = ?", [reason, webhookSeq]
+        )
+        try connection.run(
+            """
+            UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = ?
+            WHERE webhook_seq = ? AND status = 'pending'
+            """,
+            [SQLiteTimestamp.format(now), webhookSeq]
+        )
+    }
+
+    /// Starts the webhook's failure streak at `now` unless one is running; returns when the streak began, or
+    /// `nil` when the webhook is already disabled (it cannot be disabled twice).
+    @discardableResult
+    private static func extendFailureStreak(
+        _ webhookSeq: Int64, now: Date, on connection: SQLiteConnection
+    ) throws -> Date? {
+        try connection.run(
+            "UPDATE webhooks SET failing_since = IFNULL(failing_since, ?) WHERE seq = ?",
+            [SQLiteTimestamp.format(now), webhookSeq]
+        )
+        return try connection.row(
+            "SELECT failing_since FROM webhooks WHERE seq = ? AND status = 'enabled'", [webhookSeq]
+        ) { try optionalDate($0, at: 0) } ?? nil
+    }
+
+    /// Reads the claim query's row; the tokens are opened under the webhook id they were sealed with.
+    private func readJob(_ row: Statement, now: Date) throws -> DeliveryJob {
+        let webhookID = row.string(at: 4)
+        var secrets = [try openToken(row.string(at: 7), webhookID: webhookID)]
+        if let previous = row.optionalString(at: 8), let validUntil = try Self.optionalDate(row, at: 9),
+            validUntil > now
+        {
+            secrets.append(try openToken(previous, webhookID: webhookID))
+        }
+        return DeliveryJob(
+            deliverySeq: row.int64(at: 0), deliveryID: row.string(at: 1), webhookSeq: row.int64(at: 3),
+            webhookID: webhookID, companyID: row.int64(at: 5), url: row.string(at: 6), secrets: secrets,
+            eventID: row.string(at: 10), eventType: row.string(at: 11), payload: row.blob(at: 12),
+            attemptNumber: row.int(at: 2) + 1
+        )
+    }
+
+    /// The response headers as a JSON object with sorted keys, or `nil` (stored NULL) when there are none.
+    private static func encodeHeaders(_ headers: [String: String]) throws -> String? {
+        guard !headers.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(headers), as: UTF8.self)
+    }
+
+    /// A span of seconds in the largest whole-ish unit, for people: `5 days`, `1 day`, `1.5 days`, `12 hours`.
+    static func describeDuration(_ seconds: TimeInterval) -> String {
+        let units: [(name: String, seconds: Double)] = [("day", 86_400), ("hour", 3_600), ("minute", 60)]
+        let unit = units.first { seconds >= $0.seconds } ?? ("second", 1)
+        let count = seconds / unit.seconds
+        let rounded = (count * 10).rounded() / 10
+        let number = rounded == rounded.rounded() ? String(Int(rounded)) : String(format: "%.1f", rounded)
+        return "\(number) \(unit.name)\(rounded == 1 ? "" : "s")"
+    }
+}

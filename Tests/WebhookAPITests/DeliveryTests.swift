@@ -1,0 +1,310 @@
+import Foundation
+import TestSupport
+import Testing
+import WebhookCore
+
+/// The delivery engine end to end: real HTTPS receivers on loopback, the real dispatcher, a real SQLite file.
+@Suite(.serialized) struct DeliveryTests {
+    let ca: TestCertificateAuthority
+
+    init() throws {
+        ca = try TestCertificateAuthority()
+    }
+
+    /// A service that delivers to loopback receivers quickly: short schedule, no jitter, fast polling.
+    private func makeService(
+        delays: [TimeInterval] = [0.3, 0.3, 0.3, 0.3], _ tweak: (inout ServiceConfigurationTweak) -> Void = { _ in }
+    )
+        throws -> TestService
+    {
+        let caFile = ca.caFile
+        var extra = ServiceConfigurationTweak()
+        tweak(&extra)
+        let chosen = extra
+        return try TestService { configuration in
+            configuration.allowPrivateTargets = true
+            configuration.caFile = caFile
+            configuration.delivery.retrySchedule = RetrySchedule(delays: delays, jitter: 0)
+            configuration.delivery.pollInterval = 0.1
+            configuration.delivery.connectTimeout = chosen.connectTimeout
+            configuration.delivery.totalTimeout = chosen.totalTimeout
+        }
+    }
+
+    private func receiver(_ statuses: [Int] = [204], headers: [String] = [], secretsFile: String? = nil) throws
+        -> HTTPSReceiver
+    {
+        try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: statuses, headers: headers,
+            secretsFile: secretsFile)
+    }
+
+    private func createWebhook(
+        _ app: TestService, key: String, port: Int, events: String = #"["RecurringPayments.charge.paid"]"#
+    ) async throws -> (id: String, token: String) {
+        let response = try await app.send(
+            "POST", "/2026-02-01/webhooks.json", key: key,
+            body: createBody(url: "https://localhost:\(port)/hook", events: events))
+        #expect(response.status == 201)
+        let json = try #require(response.json)
+        return (try #require(json["id"] as? String), try #require(json["token"] as? String))
+    }
+
+    private func emit(_ app: TestService, key: String, type: String = "RecurringPayments.charge.paid", data: String)
+        async throws -> [String: Any]
+    {
+        let response = try await app.send(
+            "POST", "/2026-02-01/events.json", key: key, body: #"{"event":{"type":"\#(type)","data":\#(data)}}"#)
+        #expect(response.status == 202)
+        return try #require(response.json)
+    }
+
+    @Test func anEventReachesExactlyTheSubscribedWebhooksOfItsCompany() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let keyA = try app.makeFullKey(company: "company-a")
+        let keyB = try app.makeFullKey(company: "company-b")
+        let paidA = try receiver()
+        let failedA = try receiver()
+        let paidB = try receiver()
+        defer { [paidA, failedA, paidB].forEach { $0.stop() } }
+        _ = try await createWebhook(app, key: keyA, port: paidA.port)
+        _ = try await createWebhook(app, key: keyA, port: failedA.port, events: #""RecurringPayments.charge.failed""#)
+        _ = try await createWebhook(app, key: keyB, port: paidB.port)
+
+        let accepted = try await emit(app, key: keyA, data: #"{"amount":1200,"currency":"EUR"}"#)
+        #expect(accepted["deliveries"] as? Int == 1)
+        let eventID = try #require(accepted["id"] as? String)
+        let createdAt = try #require(accepted["created_at"] as? String)
+
+        #expect(await eventually(timeoutSeconds: 10) { paidA.requests.count == 1 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(paidA.requests.count == 1)
+        #expect(failedA.requests.isEmpty)
+        #expect(paidB.requests.isEmpty)
+
+        let request = try #require(paidA.requests.first)
+        #expect(request.method == "POST")
+        #expect(request.path == "/hook")
+        #expect(request.headers["webhook-id"] == eventID)
+        #expect(request.headers["content-type"] == "application/json")
+        #expect(request.headers["user-agent"]?.hasPrefix("Donutwork-Webhooks/") == true)
+        #expect(
+            String(decoding: request.body, as: UTF8.self)
+                == #"{"id":"\#(eventID)","type":"RecurringPayments.charge.paid","created_at":"\#(createdAt)","data":{"amount":1200,"currency":"EUR"}}"#
+        )
+    }
+
+    @Test func theOfficialVerifierAcceptsEveryDeliveryAndBothSecretsDuringARotation() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let secrets = app.directory + "/secrets.txt"
+        let endpoint = try receiver(secretsFile: secrets)
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        try (webhook.token + "\n").write(toFile: secrets, atomically: true, encoding: .utf8)
+
+        let tricky =
+            #"{"text":"héllo wörld 😀 \u2028 </script><script>alert(1)</script>","nested":{"z":1,"a":[true,null]}}"#
+        _ = try await emit(app, key: key, data: tricky)
+        #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count == 1 })
+        #expect(endpoint.requests.first?.verified == [true])
+        let delivered = try #require(endpoint.requests.first)
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(delivered.body)) as? [String: Any])
+        let data = try #require(envelope["data"] as? [String: Any])
+        #expect(data["text"] as? String == "héllo wörld 😀 \u{2028} </script><script>alert(1)</script>")
+
+        let rotated = try await app.send("POST", "/2026-02-01/webhooks/\(webhook.id)/token.json", key: key)
+        #expect(rotated.status == 201)
+        let newToken = try #require(rotated.json?["token"] as? String)
+        #expect(newToken != webhook.token)
+        try (webhook.token + "\n" + newToken + "\n").write(toFile: secrets, atomically: true, encoding: .utf8)
+
+        _ = try await emit(app, key: key, data: #"{"after":"rotation"}"#)
+        #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count == 2 })
+        let second = try #require(endpoint.requests.last)
+        #expect(second.verified == [true, true])
+        #expect(second.headers["webhook-signature"]?.split(separator: " ").count == 2)
+    }
+
+    @Test func failingThreeTimesThenSucceedingMakesFourAttemptsWithTheSameIDAndBody() async throws {
+        defer { ca.remove() }
+        let app = try makeService(delays: [1.1, 1.1, 1.1, 1.1])
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try receiver([500, 500, 500, 204])
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        _ = try await emit(app, key: key, data: #"{"n":1}"#)
+
+        #expect(await eventually(timeoutSeconds: 15) { endpoint.requests.count == 4 })
+        try await Task.sleep(for: .seconds(2))
+        let requests = endpoint.requests
+        #expect(requests.count == 4)
+        #expect(Set(requests.map { $0.headers["webhook-id"] ?? "" }).count == 1)
+        #expect(Set(requests.map(\.body)).count == 1)
+        #expect(Set(requests.map { $0.headers["webhook-timestamp"] ?? "" }).count == 4)
+
+        let list = try #require(
+            try await app.send("GET", "/2026-02-01/webhooks/\(webhook.id)/deliveries.json", key: key).json)
+        let element = try #require((list["elements"] as? [[String: Any]])?.first)
+        #expect(element["status"] as? String == "succeeded")
+        #expect(element["attempts_count"] as? Int == 4)
+        let deliveryID = try #require(element["id"] as? String)
+        let detail = try #require(try await app.send("GET", "/2026-02-01/deliveries/\(deliveryID).json", key: key).json)
+        let attempts = try #require(detail["attempts"] as? [[String: Any]])
+        #expect(attempts.map { $0["status_code"] as? Int } == [500, 500, 500, 204])
+        #expect(attempts.map { $0["number"] as? Int } == [1, 2, 3, 4])
+        #expect(attempts.first?["response_body"] as? String == "ok")
+    }
+
+    @Test func aRedirectIsNeverFollowed() async throws {
+        defer { ca.remove() }
+        let app = try makeService(delays: [30])
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let target = try receiver()
+        let redirecting = try receiver([302], headers: ["Location: https://localhost:\(target.port)/elsewhere"])
+        defer { [target, redirecting].forEach { $0.stop() } }
+        let webhook = try await createWebhook(app, key: key, port: redirecting.port)
+        _ = try await emit(app, key: key, data: "{}")
+
+        #expect(await eventually(timeoutSeconds: 10) { redirecting.requests.count == 1 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(target.requests.isEmpty)
+        let list = try #require(
+            try await app.send("GET", "/2026-02-01/webhooks/\(webhook.id)/deliveries.json", key: key).json)
+        let deliveryID = try #require((list["elements"] as? [[String: Any]])?.first?["id"] as? String)
+        let detail = try #require(try await app.send("GET", "/2026-02-01/deliveries/\(deliveryID).json", key: key).json)
+        #expect(detail["status"] as? String == "pending")
+        let attempt = try #require((detail["attempts"] as? [[String: Any]])?.first)
+        #expect(attempt["status_code"] as? Int == 302)
+        #expect(attempt["error_kind"] as? String == "redirect")
+        #expect(
+            (attempt["response_headers"] as? [String: String])?["location"]
+                == "https://localhost:\(target.port)/elsewhere")
+    }
+
+    @Test func goneDisablesTheWebhookAfterOneAttempt() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try receiver([410])
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        _ = try await emit(app, key: key, data: "{}")
+
+        #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count == 1 })
+        #expect(
+            await eventually(timeoutSeconds: 5) {
+                let shown = try? await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
+                return shown?.json?["status"] as? String == "disabled"
+            })
+        let shown = try #require(try await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key).json)
+        #expect(shown["disabled_reason"] as? String == "the endpoint answered 410 Gone")
+        _ = try await emit(app, key: key, data: "{}")
+        try await Task.sleep(for: .seconds(1.5))
+        #expect(endpoint.requests.count == 1)
+
+        let enabled = try await app.send("POST", "/2026-02-01/webhooks/\(webhook.id)/enable.json", key: key)
+        #expect(enabled.status == 200)
+        #expect(enabled.json?["status"] as? String == "enabled")
+    }
+
+    @Test func retryAfterIsHonoured() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try receiver([429, 204], headers: ["Retry-After: 3"])
+        defer { endpoint.stop() }
+        _ = try await createWebhook(app, key: key, port: endpoint.port)
+        _ = try await emit(app, key: key, data: "{}")
+
+        #expect(await eventually(timeoutSeconds: 15) { endpoint.requests.count == 2 })
+        let requests = endpoint.requests
+        #expect(requests[1].receivedAt - requests[0].receivedAt >= 2.95)
+    }
+
+    @Test func aSilentReceiverDoesNotSlowAHealthyOne() async throws {
+        defer { ca.remove() }
+        let app = try makeService(delays: [60]) {
+            $0.connectTimeout = 2; $0.totalTimeout = 3
+        }
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let healthy = try receiver()
+        let silent = try TCPListener()
+        defer {
+            healthy.stop()
+            silent.stop()
+        }
+        _ = try await createWebhook(app, key: key, port: healthy.port)
+        let silentHook = try await app.send(
+            "POST", "/2026-02-01/webhooks.json", key: key,
+            body: createBody(url: "https://localhost:\(silent.port)/hook"))
+        // The TLS check of the silent endpoint times out, so store it directly as an operator could have.
+        #expect(silentHook.status == 400)
+        let company = try #require(try app.service.store.company(slug: "acme"))
+        let silentID = Identifier.make(prefix: "wh")
+        try app.service.store.insertWebhook(
+            Webhook(
+                id: silentID, companyID: company.id, name: "silent", description: nil,
+                url: "https://localhost:\(silent.port)/hook", events: ["RecurringPayments.charge.paid"],
+                token: WebhookToken.make(), createdAt: Date()))
+
+        let started = Date()
+        for index in 0..<100 {
+            _ = try await emit(app, key: key, data: #"{"n":\#(index)}"#)
+        }
+        #expect(await eventually(timeoutSeconds: 15) { healthy.requests.count == 100 })
+        print("healthy receiver had \(healthy.requests.count) deliveries after \(Date().timeIntervalSince(started)) s")
+        #expect(Date().timeIntervalSince(started) < 15)
+        #expect(silent.connectionCount >= 1)
+
+        let path = "/2026-02-01/webhooks/\(silentID)/deliveries.json?size=1"
+        #expect(
+            await eventually(timeoutSeconds: 10) {
+                let list = try? await app.send("GET", path, key: key)
+                let first = (list?.json?["elements"] as? [[String: Any]])?.first
+                return (first?["attempts_count"] as? Int ?? 0) >= 1
+            })
+        let list = try #require(try await app.send("GET", path, key: key).json)
+        let deliveryID = try #require((list["elements"] as? [[String: Any]])?.first?["id"] as? String)
+        let detail = try #require(try await app.send("GET", "/2026-02-01/deliveries/\(deliveryID).json", key: key).json)
+        let attempt = try #require((detail["attempts"] as? [[String: Any]])?.first)
+        #expect(attempt["error_kind"] as? String == "timeout")
+        #expect(attempt["status_code"] is NSNull)
+    }
+
+    @Test func nothingIsSentAfterTheDeleteIsAnswered() async throws {
+        defer { ca.remove() }
+        let app = try makeService(delays: Array(repeating: 0.2, count: 40))
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try receiver([500])
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        for _ in 0..<5 {
+            _ = try await emit(app, key: key, data: "{}")
+        }
+        #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count >= 10 })
+
+        let deleted = try await app.send("DELETE", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
+        #expect(deleted.status == 200)
+        let answeredAt = Date().timeIntervalSince1970
+        try await Task.sleep(for: .seconds(2))
+        let late = endpoint.requests.filter { $0.receivedAt > answeredAt }
+        #expect(late.isEmpty)
+    }
+}
+
+/// Delivery settings a test may change.
+struct ServiceConfigurationTweak {
+    var connectTimeout: Double = 5
+    var totalTimeout: Double = 15
+}
