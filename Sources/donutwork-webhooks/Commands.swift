@@ -114,8 +114,16 @@ let serveCommand = Command(
         }
         delivery.disableAfter = try duration(options, "disable-after") ?? delivery.disableAfter
         configuration.delivery = delivery
-        if let caFile = configuration.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
-            throw UsageError(message: "--ca-file \(caFile) is not a readable file")
+        if let caFile = configuration.caFile {
+            guard let contents = FileManager.default.contents(atPath: caFile) else {
+                throw UsageError(message: "--ca-file \(caFile) is not a readable file")
+            }
+            guard String(decoding: contents, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+                throw UsageError(message: "--ca-file \(caFile) holds no PEM certificate")
+            }
+        }
+        guard options.positional.isEmpty else {
+            throw UsageError(message: "serve takes no arguments, only flags (got \"\(options.positional[0])\")")
         }
 
         let grace = try duration(options, "shutdown-grace") ?? 15

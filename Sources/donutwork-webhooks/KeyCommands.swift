@@ -62,9 +62,11 @@ let keysRevokeCommand = Command(
     summary: "Revokes the key that starts with PREFIX (as shown by `keys list`). Requests with it get 401 at once.",
     flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
-        guard options.positional.count == 1, let prefix = options.positional.first else {
+        guard options.positional.count == 1, let given = options.positional.first else {
             throw UsageError(message: "keys revoke takes exactly one PREFIX")
         }
+        // A whole key names its own prefix.
+        let prefix = String(given.prefix(APIKeyMaterial.prefixLength))
         let store = try openStoreForCommand(options)
         defer { store.close() }
         guard try store.revokeAPIKey(prefix: prefix) else {

@@ -99,7 +99,7 @@ import Testing
     @Test(arguments: [
         ["--help"], ["serve", "--help"], ["keys", "create", "--help"], ["keys", "list", "--help"],
         ["keys", "revoke", "--help"], ["event-types", "list", "--help"], ["event-types", "add", "--help"],
-        ["migrate", "--help"],
+        ["migrate", "--help"], ["emit", "--help"],
     ])
     func helpExitsZeroWithUsage(arguments: [String]) throws {
         defer { directory.remove() }
@@ -115,8 +115,44 @@ import Testing
         defer { directory.remove() }
         let result = try run([])
         #expect(result.status == 2, "\(result)")
-        // Today the top-level usage goes to standard output here, to standard error for an unknown command.
-        #expect((result.stdout + result.stderr).contains("usage: donutwork-webhooks COMMAND"), "\(result)")
+        #expect(result.stdout == "")
+        #expect(result.stderr.contains("usage: donutwork-webhooks COMMAND"), "\(result)")
+    }
+
+    @Test func aGroupNameWithHelpListsItsCommands() throws {
+        defer { directory.remove() }
+        let result = try run(["keys", "--help"])
+        #expect(result.status == 0, "\(result)")
+        #expect(
+            result.stdout
+                == "usage:\n  donutwork-webhooks keys create --company SLUG --permissions LIST [--database ...]\n"
+                + "  donutwork-webhooks keys list --company SLUG [--database ...]\n"
+                + "  donutwork-webhooks keys revoke PREFIX [--database ...]\n")
+    }
+
+    @Test(arguments: [
+        (
+            ["serve", "--listen", "127.0.0.1:notaport"],
+            "error: --listen must look like HOST:PORT, e.g. 127.0.0.1:8080\n"
+        ),
+        (["serve", "--database", "sqlite:"], "error: unsupported database location: sqlite:"),
+        (["serve", "stray"], "error: serve takes no arguments, only flags (got \"stray\")\n"),
+        (["serve", "--ca-file", "/etc/passwd"], "error: --ca-file /etc/passwd holds no PEM certificate\n"),
+    ])
+    func badServeSettingsAreUsageErrors(arguments: [String], message: String) throws {
+        defer { directory.remove() }
+        let result = try run(arguments)
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.hasPrefix(message), "\(result)")
+        #expect(result.stderr.contains("usage: donutwork-webhooks serve"), "\(result)")
+    }
+
+    @Test func revokeAcceptsTheWholeKey() throws {
+        defer { directory.remove() }
+        let key = try createKey()
+        let revoked = try run(["keys", "revoke", key, "--database", directory.database])
+        #expect(revoked.status == 0, "\(revoked)")
+        #expect(revoked.stdout == "revoked \(key.prefix(12))\n")
     }
 
     @Test func unknownCommandExitsTwo() throws {
