@@ -330,12 +330,16 @@ private struct DispatchLoop {
         }
     }
 
+    /// Aborts what is in flight and gives every claim back, due at once, so a restart (or another process)
+    /// resumes without waiting for leases to expire. An aborted attempt may have reached its receiver: it will be
+    /// sent again, which at-least-once delivery allows.
     private mutating func shutDown() {
-        for (easy, _) in inFlight {
+        let now = Date()
+        for (easy, transfer) in inFlight {
             curl_multi_remove_handle(dispatcher.multiHandle, easy)
+            release(transfer.job, dueAt: now)
         }
         inFlight.removeAll()
-        let now = Date()
         for job in waiting {
             release(job, dueAt: now)
         }

@@ -1,4 +1,5 @@
 import HTTPServer
+import WebhookCore
 
 /// A failure as the client sees it: a status code and one sentence, sent as `{"error": "..."}`.
 struct APIError: Error, Sendable {
@@ -47,6 +48,17 @@ struct APIError: Error, Sendable {
             response.headers.add(name: name, value: value)
         }
         return response
+    }
+}
+
+extension APIError {
+    /// A request the domain rules refused, naming unavailable events when there are any.
+    init(_ validation: ValidationError) {
+        var extra: [(String, JSONValue)] = []
+        if let unavailable = validation.unavailableEvents, !unavailable.isEmpty {
+            extra.append(("unavailable_events", .array(unavailable.map { .string($0) })))
+        }
+        self.init(status: validation.status, message: validation.message, extra: extra)
     }
 }
 

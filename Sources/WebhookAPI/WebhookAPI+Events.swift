@@ -14,7 +14,7 @@ extension WebhookAPI {
         let intake: EventIntake
         switch try await withStore({ try emitEvent(store: $0, companyID: companyID, body: body) }) {
         case .success(let accepted): intake = accepted
-        case .failure(let error): throw APIError(status: error.status, message: error.message)
+        case .failure(let error): throw APIError(error)
         }
         if !intake.replayed && intake.deliveryCount > 0 {
             dispatcher?.wake()

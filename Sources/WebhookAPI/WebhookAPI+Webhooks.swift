@@ -42,11 +42,7 @@ extension WebhookAPI {
         case .success(let parsed):
             draft = parsed
         case .failure(let error):
-            var extra: [(String, JSONValue)] = []
-            if let unavailable = error.unavailableEvents, !unavailable.isEmpty {
-                extra.append(("unavailable_events", .array(unavailable.map { .string($0) })))
-            }
-            throw APIError(status: error.status, message: error.message, extra: extra)
+            throw APIError(error)
         }
 
         if let failure = await checker.check(draft.endpoint) {

@@ -130,6 +130,50 @@ import WebhookCore
         #expect(second.headers["webhook-signature"]?.split(separator: " ").count == 2)
     }
 
+    @Test func intakeIsIdempotentAndValidated() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let other = try app.makeFullKey(company: "other")
+        let endpoint = try receiver()
+        defer { endpoint.stop() }
+        _ = try await createWebhook(app, key: key, port: endpoint.port)
+
+        let body = #"{"event":{"type":"RecurringPayments.charge.paid","data":{"n":1},"idempotency_key":"order-42"}}"#
+        let first = try await app.send("POST", "/2026-02-01/events.json", key: key, body: body)
+        #expect(first.status == 202)
+        let again = try await app.send("POST", "/2026-02-01/events.json", key: key, body: body)
+        #expect(again.status == 200)
+        #expect(again.text == first.text)
+        let elsewhere = try await app.send("POST", "/2026-02-01/events.json", key: other, body: body)
+        #expect(elsewhere.status == 202)
+        #expect(elsewhere.json?["deliveries"] as? Int == 0)
+        #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count == 1 })
+        try await Task.sleep(for: .seconds(1))
+        #expect(endpoint.requests.count == 1)
+
+        let unknown = try await app.send(
+            "POST", "/2026-02-01/events.json", key: key, body: #"{"event":{"type":"Nope.x","data":{}}}"#)
+        #expect(unknown.status == 422)
+        #expect(unknown.text == #"{"error":"Some events are not available","unavailable_events":["Nope.x"]}"#)
+        let notObject = try await app.send(
+            "POST", "/2026-02-01/events.json", key: key,
+            body: #"{"event":{"type":"RecurringPayments.charge.paid","data":[1]}}"#)
+        #expect(notObject.status == 422)
+        #expect(notObject.text == #"{"error":"The \"data\" must be a JSON object."}"#)
+        let big =
+            #"{"event":{"type":"RecurringPayments.charge.paid","data":{"x":""#
+            + String(repeating: "a", count: 300_000) + #""}}}"#
+        let tooBig = try await app.send("POST", "/2026-02-01/events.json", key: key, body: big)
+        #expect(tooBig.status == 413)
+        #expect(tooBig.text == #"{"error":"The \"data\" must be at most 262144 bytes."}"#)
+        let readOnly = try app.makeKey(company: "acme", permissions: [.webhooksRead])
+        let forbidden = try await app.send("POST", "/2026-02-01/events.json", key: readOnly, body: body)
+        #expect(forbidden.status == 403)
+        #expect(forbidden.text == #"{"error":"This API key lacks the \"events:write\" permission."}"#)
+    }
+
     @Test func failingThreeTimesThenSucceedingMakesFourAttemptsWithTheSameIDAndBody() async throws {
         defer { ca.remove() }
         let app = try makeService(delays: [1.1, 1.1, 1.1, 1.1])
