@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>

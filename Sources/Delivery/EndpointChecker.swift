@@ -40,17 +40,20 @@ public final class EndpointChecker: Sendable {
         /// Extra trusted certificate authorities (PEM), on top of the system bundle.
         public var caFile: String?
         public var timeoutSeconds: Double
-        /// How many checks may run at once.
+        /// How many checks may run at once in all.
         public var maxConcurrentChecks: Int
+        /// How many of them one company may hold, so one tenant's stalling endpoints cannot block the others.
+        public var maxConcurrentChecksPerCompany: Int
 
         public init(
             allowPrivateTargets: Bool = false, caFile: String? = nil, timeoutSeconds: Double = 10,
-            maxConcurrentChecks: Int = 64
+            maxConcurrentChecks: Int = 64, maxConcurrentChecksPerCompany: Int = 8
         ) {
             self.allowPrivateTargets = allowPrivateTargets
             self.caFile = caFile
             self.timeoutSeconds = timeoutSeconds
             self.maxConcurrentChecks = maxConcurrentChecks
+            self.maxConcurrentChecksPerCompany = maxConcurrentChecksPerCompany
         }
     }
 
@@ -59,7 +62,8 @@ public final class EndpointChecker: Sendable {
 
     private let configuration: Configuration
     private let logger: Logger
-    private let running = Atomic<Int>(0)
+    /// Checks running, in all and per company.
+    private let running = Mutex<(total: Int, perCompany: [Int64: Int])>((0, [:]))
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -67,23 +71,33 @@ public final class EndpointChecker: Sendable {
         CurlGlobal.initialize
     }
 
-    /// Checks an endpoint; returns `nil` when it is usable.
-    public func check(_ endpoint: EndpointURL) async -> Failure? {
-        let (admitted, _) = running.add(1, ordering: .relaxed)
-        guard admitted <= configuration.maxConcurrentChecks else {
-            running.subtract(1, ordering: .relaxed)
-            return .busy
-        }
+    /// Checks an endpoint for a company; returns `nil` when it is usable.
+    public func check(_ endpoint: EndpointURL, companyID: Int64) async -> Failure? {
         let configuration = configuration
-        let result: Failure? = await withCheckedContinuation { continuation in
+        let admitted = running.withLock { running -> Bool in
+            let mine = running.perCompany[companyID, default: 0]
+            guard running.total < configuration.maxConcurrentChecks,
+                mine < configuration.maxConcurrentChecksPerCompany
+            else { return false }
+            running.total += 1
+            running.perCompany[companyID] = mine + 1
+            return true
+        }
+        guard admitted else { return .busy }
+        defer {
+            running.withLock { running in
+                running.total -= 1
+                let mine = running.perCompany[companyID, default: 1] - 1
+                running.perCompany[companyID] = mine > 0 ? mine : nil
+            }
+        }
+        return await withCheckedContinuation { continuation in
             let thread = Thread {
                 continuation.resume(returning: EndpointChecker.checkBlocking(endpoint, configuration))
             }
             thread.name = "endpoint-check"
             thread.start()
         }
-        running.subtract(1, ordering: .relaxed)
-        return result
     }
 
     private static func checkBlocking(_ endpoint: EndpointURL, _ configuration: Configuration) -> Failure? {

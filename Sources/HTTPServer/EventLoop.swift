@@ -69,10 +69,11 @@ final class EventLoop: @unchecked Sendable {
         evhttp_set_gencb(http, eventLoopHandleRequest, context)
         wakeEvent = event_new(base, -1, 0, eventLoopWake, context)
         boundSocket = evhttp_accept_socket_with_handle(http, fd)
-        guard boundSocket != nil, wakeEvent != nil else {
+        guard let boundSocket, wakeEvent != nil else {
             close(fd)
             throw HTTPServerError(operation: "evhttp_accept_socket", message: "libevent refused the listening socket")
         }
+        evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(boundSocket), eventLoopAcceptFailed)
     }
 
     /// Starts the loop thread. The loop keeps running with no events until `stop` arrives.
@@ -101,7 +102,7 @@ final class EventLoop: @unchecked Sendable {
 
     fileprivate func accept(_ request: OpaquePointer) {
         let start = DispatchTime.now().uptimeNanoseconds
-        let parsed = EventLoop.read(request)
+        let (parsed, refusal) = EventLoop.read(request)
         let summary = RequestSummary(
             method: parsed.method, path: parsed.path, requestID: parsed.requestID, startNanoseconds: start
         )
@@ -113,6 +114,12 @@ final class EventLoop: @unchecked Sendable {
             send(handle, HTTPServer.errorResponse(413, shared.configuration.bodyTooLargeMessage), summary)
             return
         }
+        if let refusal {
+            // Framing that cannot be trusted may leave bytes that would be read as another request: close.
+            send(handle, HTTPServer.errorResponse(400, refusal), summary, closeConnection: true)
+            return
+        }
+
         // The unread body must never be parsed as a next request: answer, then close the connection.
         let closeAfterwards = EventLoop.hasUnreadBody(parsed)
 
@@ -166,8 +173,13 @@ final class EventLoop: @unchecked Sendable {
         }
 
         let buffer = evbuffer_new()
-        response.body.withUnsafeBytes { bytes in
-            _ = evbuffer_add(buffer, bytes.baseAddress, bytes.count)
+        if evhttp_request_get_command(request) == EVHTTP_REQ_HEAD {
+            // The length a GET would have, and no body: libevent 2.1 would otherwise send one.
+            evhttp_add_header(headers, "Content-Length", String(response.body.count))
+        } else {
+            response.body.withUnsafeBytes { bytes in
+                _ = evbuffer_add(buffer, bytes.baseAddress, bytes.count)
+            }
         }
         evhttp_send_reply(request, Int32(response.status), HTTPResponse.reasonPhrase(for: response.status), buffer)
         evbuffer_free(buffer)
@@ -205,16 +217,22 @@ final class EventLoop: @unchecked Sendable {
         return false
     }
 
-    private static func read(_ request: OpaquePointer) -> HTTPRequest {
+    /// The request, and a reason to refuse it when its framing or query cannot be trusted.
+    private static func read(_ request: OpaquePointer) -> (request: HTTPRequest, refusal: String?) {
         let method = methodName(evhttp_request_get_command(request))
         var path = "/"
         var query: [(name: String, value: String)] = []
+        var refusal: String?
         if let uri = evhttp_request_get_evhttp_uri(request) {
             if let rawPath = evhttp_uri_get_path(uri), rawPath.pointee != 0 {
                 path = String(cString: rawPath)
             }
             if let rawQuery = evhttp_uri_get_query(uri) {
-                query = parseQuery(rawQuery)
+                if let parsed = parseQuery(rawQuery) {
+                    query = parsed
+                } else {
+                    refusal = "The query string is malformed: every parameter needs a name and a \"=\"."
+                }
             }
         }
 
@@ -243,15 +261,24 @@ final class EventLoop: @unchecked Sendable {
             }
         }
 
-        return HTTPRequest(
+        let lengths = headers.filter { $0.name.caseInsensitiveEquals("Content-Length") }.map(\.value)
+        if lengths.count > 1
+            || lengths.contains(where: { $0.isEmpty || !$0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } })
+        {
+            refusal = "The request has more than one or a malformed Content-Length."
+        }
+
+        let parsed = HTTPRequest(
             method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remote,
             requestID: requestID(from: headers["X-Request-Id"])
         )
+        return (parsed, refusal)
     }
 
-    private static func parseQuery(_ raw: UnsafePointer<CChar>) -> [(name: String, value: String)] {
+    /// The decoded parameters, or `nil` when libevent cannot parse the query (e.g. a parameter without `=`).
+    private static func parseQuery(_ raw: UnsafePointer<CChar>) -> [(name: String, value: String)]? {
         var pairs = evkeyvalq()
-        guard evhttp_parse_query_str(raw, &pairs) == 0 else { return [] }
+        guard evhttp_parse_query_str(raw, &pairs) == 0 else { return nil }
         defer { evhttp_clear_headers(&pairs) }
         var result: [(name: String, value: String)] = []
         var field = dw_evkeyvalq_first(&pairs)
@@ -304,4 +331,32 @@ private func eventLoopHandleRequest(_ request: OpaquePointer?, _ context: Unsafe
 private func eventLoopWake(_ fd: dw_socket_t, _ events: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
     Unmanaged<EventLoop>.fromOpaque(context).takeUnretainedValue().drainMailbox()
+}
+
+/// When was the last accept failure logged (seconds since 1970), to log at most one line in five seconds.
+private let lastAcceptFailureLog = Atomic<Int>(0)
+
+/// libevent calls this when `accept` fails, e.g. out of file descriptors. Without a pause the listening socket
+/// stays readable and the loop would spin; so stop accepting for 100 ms, serving open connections meanwhile.
+private func eventLoopAcceptFailed(_ listener: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    guard let listener else { return }
+    let reason = String(cString: strerror(errno))
+    evconnlistener_disable(listener)
+    var pause = timeval(tv_sec: 0, tv_usec: 100_000)
+    event_base_once(
+        evconnlistener_get_base(listener), -1, Int16(EV_TIMEOUT), eventLoopResumeAccepting,
+        UnsafeMutableRawPointer(listener), &pause)
+
+    let now = Int(Date().timeIntervalSince1970)
+    let last = lastAcceptFailureLog.load(ordering: .relaxed)
+    if now - last >= 5, lastAcceptFailureLog.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+    {
+        Logger(label: "http").warning("accepting connections paused", ["reason": reason])
+    }
+}
+
+/// Turns accepting back on after a pause.
+private func eventLoopResumeAccepting(_ fd: dw_socket_t, _ events: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    evconnlistener_enable(OpaquePointer(context))
 }

@@ -73,13 +73,13 @@ public final class HTTPServer: Sendable {
     /// Binds the sockets and starts the event loop threads.
     public func start() throws {
         let configuration = shared.configuration
-        var port = configuration.port
+        let socket = try ListeningSocket.open(host: configuration.host, port: configuration.port)
         var started: [EventLoop] = []
         do {
             for index in 0..<max(1, configuration.threads) {
-                let socket = try ListeningSocket.open(host: configuration.host, port: port)
-                port = socket.port
-                let loop = try EventLoop(listeningSocket: socket.fd, shared: shared)
+                // Each loop owns (and closes) its own descriptor of the one shared socket.
+                let fd = index == 0 ? socket.fd : dup(socket.fd)
+                let loop = try EventLoop(listeningSocket: fd, shared: shared)
                 loop.start(name: "http-loop-\(index)")
                 started.append(loop)
             }
@@ -87,7 +87,7 @@ public final class HTTPServer: Sendable {
             started.forEach { $0.stopAndWait() }
             throw error
         }
-        boundPort.store(port, ordering: .relaxed)
+        boundPort.store(socket.port, ordering: .relaxed)
         loops.withLock { $0 = started }
     }
 
@@ -117,14 +117,29 @@ public final class HTTPServer: Sendable {
         return HTTPResponse(status: status, headers: headers, body: Array(body))
     }
 
-    /// The body size above which libevent itself refuses a request (with its own HTML page).
+    /// The body size above which libevent itself refuses a request (with its own HTML page): a little above
+    /// ours, so the usual oversized body gets our JSON 413 while memory per connection stays bounded.
     static func hardBodyCap(_ limit: Int) -> Int {
-        let (product, overflow) = limit.multipliedReportingOverflow(by: 4)
-        return overflow ? Int.max : max(product, limit + (1 << 20))
+        let (sum, overflow) = limit.addingReportingOverflow(64 << 10)
+        return overflow ? Int.max : sum
     }
 
-    /// libevent must be told once, before any event base exists, that several threads will use it.
+    /// libevent must be told once, before any event base exists, that several threads will use it; its own
+    /// messages go to our logger at debug level, so an error it repeats (e.g. per failed accept) cannot flood.
     private static let enableThreads: Void = {
         evthread_use_pthreads()
+        event_set_log_callback(libeventLog)
     }()
+}
+
+/// The logger libevent's own messages and accept pauses are written to.
+let libeventLogger = Logger(label: "libevent", level: .debug)
+
+/// libevent's log callback: its messages at debug, its errors at error.
+private func libeventLog(_ severity: Int32, _ message: UnsafePointer<CChar>?) {
+    guard let message else { return }
+    let level: Logger.Level = severity >= EVENT_LOG_ERR ? .error : .debug
+    if level == .error || ProcessInfo.processInfo.environment["DONUTWORK_LIBEVENT_DEBUG"] != nil {
+        libeventLogger.log(level, String(cString: message), [:])
+    }
 }

@@ -1,8 +1,8 @@
 import CLibEvent
 import Foundation
 
-/// Opens listening sockets that share one address through `SO_REUSEPORT`, one per event loop, so the kernel
-/// spreads new connections across the loops.
+/// Opens the one listening socket the event loops share. It is bound without `SO_REUSEPORT`, so a second
+/// process on the same address fails with "address in use" instead of silently splitting the traffic.
 enum ListeningSocket {
     /// Binds a non-blocking listening socket and returns it with the port it got.
     static func open(host: String, port: Int) throws -> (fd: Int32, port: Int) {
@@ -22,7 +22,6 @@ enum ListeningSocket {
         guard fd >= 0 else { throw posixError("socket") }
         var on: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size))
 
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let error = posixError("bind \(host):\(port)")

@@ -45,7 +45,7 @@ extension WebhookAPI {
             throw APIError(error)
         }
 
-        if let failure = await checker.check(draft.endpoint) {
+        if let failure = await checker.check(draft.endpoint, companyID: companyID) {
             switch failure {
             case .privateAddress: throw APIError(status: 422, message: failure.message)
             case .busy: throw APIError(status: 503, message: failure.message, headers: [("Retry-After", "5")])

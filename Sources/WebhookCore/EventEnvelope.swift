@@ -46,7 +46,7 @@ public enum EventEnvelope {
     public static func parseIntake(
         body: [UInt8], availableTypes: Set<String>, maxDataBytes: Int = defaultMaximumDataBytes
     ) -> Result<EventDraft, ValidationError> {
-        guard let root = parseJSON(body) else {
+        guard let root = JSONText.parse(body) else {
             return .failure(ValidationError(status: 400, message: "The request body is not valid JSON."))
         }
         guard let object = root as? [String: Any], let fields = object["event"] as? [String: Any] else {
@@ -89,13 +89,6 @@ public enum EventEnvelope {
     }
 
     // MARK: - Reading
-
-    /// The parsed JSON value, or `nil` when the bytes are not UTF-8 or not JSON.
-    private static func parseJSON(_ body: [UInt8]) -> Any? {
-        // JSONSerialization would also guess UTF-16 and UTF-32; the API speaks UTF-8 only.
-        guard String(validating: body, as: UTF8.self) != nil else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
-    }
 
     /// A JSON string, and never a number or boolean bridged to look like one.
     private static func jsonString(_ value: Any) -> String? {

@@ -9,9 +9,10 @@ import Foundation
 /// }
 /// ```
 public struct WebhookDraft: Sendable, Equatable {
-    /// The longest accepted name, in characters after trimming.
+    /// The longest accepted name, in Unicode scalars after trimming (so combining marks count and the stored size
+    /// stays bounded).
     public static let maximumNameLength = 255
-    /// The longest accepted description, in characters.
+    /// The longest accepted description, in Unicode scalars.
     public static let maximumDescriptionLength = 1024
 
     /// Display name, trimmed of surrounding whitespace.
@@ -43,7 +44,7 @@ public struct WebhookDraft: Sendable, Equatable {
     public static func parse(
         body: [UInt8], availableEvents: Set<String>, allowPrivate: Bool
     ) -> Result<WebhookDraft, ValidationError> {
-        guard let root = parseJSON(body) else {
+        guard let root = JSONText.parse(body) else {
             return .failure(ValidationError(status: 400, message: "The request body is not valid JSON."))
         }
         guard let object = root as? [String: Any], let fields = object["webhook"] as? [String: Any] else {
@@ -62,7 +63,7 @@ public struct WebhookDraft: Sendable, Equatable {
             return .failure(missing("events"))
         }
 
-        guard name.count <= maximumNameLength else {
+        guard name.unicodeScalars.count <= maximumNameLength else {
             return .failure(unacceptable(#"The "name" must be at most 255 characters."#))
         }
 
@@ -94,13 +95,6 @@ public struct WebhookDraft: Sendable, Equatable {
             return .failure(error)
         }
         return .success(WebhookDraft(name: name, description: description, endpoint: endpoint, events: events))
-    }
-
-    /// The parsed JSON value, or `nil` when the bytes are not UTF-8 or not JSON.
-    private static func parseJSON(_ body: [UInt8]) -> Any? {
-        // JSONSerialization would also guess UTF-16 and UTF-32; the API speaks UTF-8 only.
-        guard String(validating: body, as: UTF8.self) != nil else { return nil }
-        return try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
     }
 
     /// A JSON string, and never a number or boolean bridged to look like one.
@@ -136,7 +130,7 @@ public struct WebhookDraft: Sendable, Equatable {
         guard let text = jsonString(value) else {
             return .failure(unacceptable(#"The "description" must be a string."#))
         }
-        guard text.count <= maximumDescriptionLength else {
+        guard text.unicodeScalars.count <= maximumDescriptionLength else {
             return .failure(unacceptable(#"The "description" must be at most 1024 characters."#))
         }
         return .success(text)

@@ -201,3 +201,29 @@ struct WebhookDraftTests {
                 == ValidationError(status: 422, message: URLRejection.notHTTPS.message))
     }
 }
+
+@Suite struct WebhookDraftHardeningTests {
+    @Test func combiningMarksCountTowardsTheNameLimit() {
+        let name = "a" + String(repeating: "\u{0301}", count: 300)
+        let body = Array(#"{"webhook":{"name":"\#(name)","url":"https://x.example/","events":"E"}}"#.utf8)
+        guard case .failure(let error) = WebhookDraft.parse(body: body, availableEvents: ["E"], allowPrivate: false)
+        else {
+            Issue.record("a 301-scalar name was accepted")
+            return
+        }
+        #expect(error.status == 422)
+        #expect(error.message == #"The "name" must be at most 255 characters."#)
+    }
+
+    @Test func utf16BodiesAreNotJSONHere() {
+        let text = #"{"webhook":{"name":"n","url":"https://x.example/","events":"E"}}"#
+        let utf16 = Array(text.data(using: .utf16LittleEndian)!)
+        guard case .failure(let error) = WebhookDraft.parse(body: utf16, availableEvents: ["E"], allowPrivate: false)
+        else {
+            Issue.record("a UTF-16 body was accepted")
+            return
+        }
+        #expect(error.status == 400)
+        #expect(error.message == "The request body is not valid JSON.")
+    }
+}
