@@ -10,6 +10,8 @@ let package = Package(
     targets: [
         // C libraries from Debian, each wrapped in a module map and a shim header.
         .systemLibrary(name: "CLibEvent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(
+            name: "CLibEventOpenSSL", pkgConfig: "libevent_openssl", providers: [.apt(["libevent-dev", "libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -17,7 +19,7 @@ let package = Package(
 
         // Our modules, from transport to domain to storage to handlers.
         .target(name: "Logging"),
-        .target(name: "HTTPServer", dependencies: ["CLibEvent", "Logging"]),
+        .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
         .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
         .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),

@@ -44,8 +44,10 @@ final class EventLoop: @unchecked Sendable {
     private let mailbox = Mutex(Mailbox())
     private let shared: HTTPServer.SharedState
     private let finished = DispatchSemaphore(value: 0)
+    /// Kept alive as long as the evhttp that uses it.
+    private let tls: TLSContext?
 
-    init(listeningSocket fd: Int32, shared: HTTPServer.SharedState) throws {
+    init(listeningSocket fd: Int32, shared: HTTPServer.SharedState, tls: TLSContext? = nil) throws {
         guard let base = event_base_new() else {
             throw HTTPServerError(operation: "event_base_new", message: "libevent could not create an event base")
         }
@@ -56,6 +58,7 @@ final class EventLoop: @unchecked Sendable {
         self.base = base
         self.http = http
         self.shared = shared
+        self.tls = tls
 
         let configuration = shared.configuration
         // libevent's own 413 page is HTML, so its hard cap sits above ours and we answer in JSON up to it.
@@ -64,6 +67,7 @@ final class EventLoop: @unchecked Sendable {
         evhttp_set_timeout(http, Int32(configuration.ioTimeoutSeconds))
         evhttp_set_allowed_methods(http, HTTPServer.allMethods)
         evhttp_set_default_content_type(http, "application/json; charset=utf-8")
+        tls?.install(on: http)
 
         let context = Unmanaged.passUnretained(self).toOpaque()
         evhttp_set_gencb(http, eventLoopHandleRequest, context)

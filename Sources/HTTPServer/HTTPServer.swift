@@ -7,7 +7,8 @@ import Synchronization
 /// Handles one request; runs off the event loops and may take its time.
 public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 
-/// An HTTP/1.1 server on libevent: `threads` event loops, each with its own listening socket on the same port.
+/// An HTTP/1.1 server on libevent: `threads` event loops sharing one listening socket; HTTPS when the
+/// configuration names a certificate (`tls`).
 ///
 /// ```swift
 /// let server = try HTTPServer(configuration: .init(port: 0), logger: logger) { request in
@@ -73,13 +74,14 @@ public final class HTTPServer: Sendable {
     /// Binds the sockets and starts the event loop threads.
     public func start() throws {
         let configuration = shared.configuration
+        let tls = try configuration.tls.map(TLSContext.init)
         let socket = try ListeningSocket.open(host: configuration.host, port: configuration.port)
         var started: [EventLoop] = []
         do {
             for index in 0..<max(1, configuration.threads) {
                 // Each loop owns (and closes) its own descriptor of the one shared socket.
                 let fd = index == 0 ? socket.fd : dup(socket.fd)
-                let loop = try EventLoop(listeningSocket: fd, shared: shared)
+                let loop = try EventLoop(listeningSocket: fd, shared: shared, tls: tls)
                 loop.start(name: "http-loop-\(index)")
                 started.append(loop)
             }

@@ -14,12 +14,25 @@ public struct HTTPServerConfiguration: Sendable {
     public var ioTimeoutSeconds: Int
     /// Body of the JSON 413 answer.
     public var bodyTooLargeMessage: String
+    /// When set, every connection speaks HTTPS with this certificate; plain HTTP otherwise.
+    public var tls: TLSFiles?
+
+    /// A server certificate chain and its private key, as PEM files.
+    public struct TLSFiles: Sendable {
+        public var certificateFile: String
+        public var keyFile: String
+
+        public init(certificateFile: String, keyFile: String) {
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+        }
+    }
 
     /// Creates a configuration; the defaults suit one machine.
     public init(
         host: String = "127.0.0.1", port: Int = 8080, threads: Int = 2, maxBodySize: Int = 1 << 20,
         maxHeadersSize: Int = 64 << 10, ioTimeoutSeconds: Int = 30,
-        bodyTooLargeMessage: String = "The request body is larger than the limit."
+        bodyTooLargeMessage: String = "The request body is larger than the limit.", tls: TLSFiles? = nil
     ) {
         self.host = host
         self.port = port
@@ -28,6 +41,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxHeadersSize = maxHeadersSize
         self.ioTimeoutSeconds = ioTimeoutSeconds
         self.bodyTooLargeMessage = bodyTooLargeMessage
+        self.tls = tls
     }
 }
 
