@@ -24,12 +24,15 @@ struct UsageError: Error {
 /// Flags and positional arguments after parsing, with environment fallbacks applied.
 struct ParsedOptions: Sendable {
     private var values: [String: String]
+    /// Every value given on the command line for each flag, in order (for repeatable flags such as `--secret`).
+    private var allValues: [String: [String]]
     var positional: [String]
     var helpRequested: Bool
 
     /// Parses `arguments` against `specs`; unknown flags and missing values are usage errors.
     init(_ arguments: [String], specs: [FlagSpec], environment: [String: String]) throws {
         values = [:]
+        allValues = [:]
         positional = []
         helpRequested = false
         var index = 0
@@ -62,6 +65,7 @@ struct ParsedOptions: Sendable {
                 } else {
                     throw UsageError(message: "--\(name) needs a value")
                 }
+                allValues[name, default: []].append(values[name] ?? "")
             } else {
                 values[name] = inlineValue ?? "true"
             }
@@ -77,6 +81,14 @@ struct ParsedOptions: Sendable {
 
     func string(_ name: String) -> String? {
         values[name]
+    }
+
+    /// Every value of a repeatable flag: those on the command line, or else its environment variable or default
+    /// split at commas and white space.
+    func strings(_ name: String) -> [String] {
+        if let given = allValues[name] { return given }
+        guard let text = values[name] else { return [] }
+        return text.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
     }
 
     func bool(_ name: String) throws -> Bool {

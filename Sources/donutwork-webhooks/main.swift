@@ -4,7 +4,7 @@ import WebhookAPI
 
 let commands = [
     serveCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, eventTypesListCommand,
-    eventTypesAddCommand, migrateCommand, emitCommand,
+    eventTypesAddCommand, migrateCommand, emitCommand, listenCommand,
 ]
 
 let topUsage = """
@@ -21,6 +21,7 @@ let topUsage = """
       event-types add NAME  add an event type, for all companies or one
       migrate               apply schema migrations
       emit                  accept an event for a company (delivered by serve)
+      listen                run a local HTTPS receiver that verifies and prints webhooks
 
     Run `donutwork-webhooks COMMAND --help` for a command's flags.
 
@@ -53,7 +54,8 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
         FileHandle.standardError.write(Data("error: unknown command \"\(twoWords)\"\n\n\(topUsage)".utf8))
         return 2
     }
-    if command.name != serveCommand.name {
+    // Commands that run until stopped wait for SIGTERM and SIGINT with `sigwait`; the others die of them.
+    if ![serveCommand.name, listenCommand.name].contains(command.name) {
         var signals = terminationSignals()
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
