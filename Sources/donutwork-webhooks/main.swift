@@ -4,7 +4,7 @@ import WebhookAPI
 
 let commands = [
     serveCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, eventTypesListCommand,
-    eventTypesAddCommand, migrateCommand, emitCommand, listenCommand,
+    eventTypesAddCommand, migrateCommand, emitCommand, listenCommand, demoCommand,
 ]
 
 let topUsage = """
@@ -22,6 +22,7 @@ let topUsage = """
       migrate               apply schema migrations
       emit                  accept an event for a company (delivered by serve)
       listen                run a local HTTPS receiver that verifies and prints webhooks
+      demo                  run the service and a receiver together and show events arriving
 
     Run `donutwork-webhooks COMMAND --help` for a command's flags.
 
@@ -55,7 +56,7 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
         return 2
     }
     // Commands that run until stopped wait for SIGTERM and SIGINT with `sigwait`; the others die of them.
-    if ![serveCommand.name, listenCommand.name].contains(command.name) {
+    if ![serveCommand.name, listenCommand.name, demoCommand.name].contains(command.name) {
         var signals = terminationSignals()
         pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
