@@ -26,7 +26,7 @@ let package = Package(
         .target(
             name: "WebhookAPI",
             dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"],
-            resources: [.copy("Resources/openapi.json")]
+            resources: [.copy("Resources/openapi.json"), .copy("Resources/dashboard")]
         ),
         .executableTarget(
             name: "donutwork-webhooks",

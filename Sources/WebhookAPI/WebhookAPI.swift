@@ -38,6 +38,8 @@ public final class WebhookAPI: Sendable {
     enum Route: Sendable {
         case health
         case openAPI
+        case dashboardRedirect
+        case dashboard
         case listWebhooks
         case createWebhook
         case eventTypes
@@ -53,7 +55,7 @@ public final class WebhookAPI: Sendable {
         /// What a key needs for the call; `nil` for calls without authentication.
         var permission: Permission? {
             switch self {
-            case .health, .openAPI: nil
+            case .health, .openAPI, .dashboardRedirect, .dashboard: nil
             case .listWebhooks, .eventTypes, .showWebhook, .listDeliveries, .showDelivery: .webhooksRead
             case .createWebhook, .deleteWebhook, .retryDelivery, .enableWebhook, .rotateToken: .webhooksWrite
             case .createEvent: .eventsWrite
@@ -94,6 +96,9 @@ public final class WebhookAPI: Sendable {
         var router = Router<Route>()
         router.add("GET", "/healthz", .health)
         router.add("GET", "\(prefix)/openapi.json", .openAPI)
+        router.add("GET", "/dashboard", .dashboardRedirect)
+        router.add("GET", "/dashboard/", .dashboard)
+        router.add("GET", "/dashboard/{file}", .dashboard)
         router.add("GET", "\(prefix)/webhooks.json", .listWebhooks)
         router.add("POST", "\(prefix)/webhooks.json", .createWebhook)
         router.add("GET", "\(prefix)/webhooks/types.json", .eventTypes)
@@ -151,6 +156,13 @@ public final class WebhookAPI: Sendable {
             return await health()
         case .openAPI:
             return OpenAPIDocument.response
+        case .dashboardRedirect:
+            return DashboardAssets.redirect
+        case .dashboard:
+            guard let response = DashboardAssets.response(file: parameters["file"] ?? "") else {
+                throw APIError.notFound(method: request.method, path: request.path)
+            }
+            return response
         case .listWebhooks:
             return try await listWebhooks(try required(caller), request: request)
         case .createWebhook:
