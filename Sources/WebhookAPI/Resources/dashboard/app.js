@@ -21,6 +21,7 @@
     expanded: new Set(),
     timer: null,
     loading: false,
+    chartDeliveries: null,
   };
 
   // ---- small DOM helpers ---------------------------------------------------------------------------------
@@ -231,8 +232,14 @@
         state.webhook = null;
         state.deliveriesPage = 1;
         state.expanded.clear();
-        clear($("delivery-list"));
-        clear($("chart"));
+        state.chartDeliveries = null;
+        for (const id of ["delivery-list", "chart", "chart-legend", "hook-actions", "deliveries-pager"]) clear($(id));
+        $("hook-name").textContent = "Loading\u2026";
+        $("hook-url").textContent = "";
+        $("chart-note").textContent = "";
+        $("delivery-count").textContent = "";
+        show($("hook-disabled"), false);
+        show($("deliveries-empty"), false);
       }
       loadDeliveryView(current.id);
       startTimer();
@@ -634,6 +641,7 @@
       return;
     }
     if (state.webhook !== webhook) return;
+    state.chartDeliveries = result.deliveries;
     drawChart(result.deliveries);
     $("chart-note").textContent = result.deliveries.length + " in the last hour"
       + (result.truncated ? " (only the first " + CHART_MAX_PAGES * 100 + " deliveries read)" : "");
@@ -651,8 +659,10 @@
     const highest = Math.max(1, ...buckets.map((b) => STATUSES.reduce((sum, s) => sum + b[s], 0)));
     const top = niceCeiling(highest);
 
-    const width = 640;
-    const height = 200;
+    // Drawn at the box's own pixel width, so text and bars stay crisp and readable at any width.
+    const box = $("chart");
+    const width = Math.max(280, Math.round(box.clientWidth || 640));
+    const height = width < 480 ? 160 : 200;
     const left = 34;
     const right = 8;
     const topPad = 10;
@@ -689,7 +699,7 @@
         chart.append(bar);
       }
     });
-    for (const minutesAgo of [60, 45, 30, 15, 0]) {
+    for (const minutesAgo of width < 480 ? [60, 30, 0] : [60, 45, 30, 15, 0]) {
       const x = left + (60 - minutesAgo) * slot;
       chart.append(svg("text", {
         x, y: height - 6, class: "axis",
@@ -697,7 +707,6 @@
       }, minutesAgo === 0 ? "now" : "\u2212" + minutesAgo + " min"));
     }
 
-    const box = $("chart");
     clear(box);
     box.append(chart);
     const legend = $("chart-legend");
@@ -710,7 +719,8 @@
   }
 
   function niceCeiling(value) {
-    for (const step of [1, 2, 4, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000]) {
+    // Even, so the middle grid line is a whole number too.
+    for (const step of [2, 4, 6, 10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 5000, 10000]) {
       if (value <= step) return step;
     }
     return Math.ceil(value / 10000) * 10000;
@@ -741,6 +751,13 @@
     $("status-filter").addEventListener("change", () => {
       state.deliveriesPage = 1;
       loadDeliveries();
+    });
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        if (state.chartDeliveries && route().view === "deliveries") drawChart(state.chartDeliveries);
+      }, 150);
     });
     window.addEventListener("hashchange", () => {
       clearError();
