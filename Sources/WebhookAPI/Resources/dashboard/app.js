@@ -94,6 +94,7 @@
     $("error-text").textContent = message;
     show($("error"), true);
     show($("info"), false);
+    $("error").scrollIntoView({ block: "nearest" });
   }
 
   function clearError() {
