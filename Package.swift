@@ -19,13 +19,14 @@ let package = Package(
 
         // Our modules, from transport to domain to storage to handlers.
         .target(name: "Logging"),
+        .target(name: "Metrics"),
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
         .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
         .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),
         .target(
             name: "WebhookAPI",
-            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"],
+            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging", "Metrics"],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/dashboard")]
         ),
         .executableTarget(
@@ -40,6 +41,7 @@ let package = Package(
             resources: [.copy("Resources/receiver.py")]
         ),
         .testTarget(name: "WebhookCoreTests", dependencies: ["WebhookCore"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore", "Logging"]),
         .testTarget(

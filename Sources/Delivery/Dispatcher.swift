@@ -65,21 +65,31 @@ public final class Dispatcher: Sendable {
         var acknowledgements: [DispatchSemaphore] = []
     }
 
+    /// Told of every finished attempt on the delivery thread, after it was recorded: its outcome and how long it
+    /// took in seconds. Keep it short (e.g. count it).
+    public typealias AttemptObserver = @Sendable (_ outcome: AttemptOutcome, _ seconds: Double) -> Void
+
     private let store: any Store
     private let configuration: Configuration
     private let logger: Logger
+    private let onAttempt: AttemptObserver?
     private let inbox = Mutex(Inbox())
     private let multi: Multi
     private let finished = DispatchSemaphore(value: 0)
+    private let inFlightCount = Atomic<Int>(0)
 
     /// Creates a dispatcher; nothing is sent before `start()`.
-    public init(store: any Store, configuration: Configuration, logger: Logger) {
+    public init(store: any Store, configuration: Configuration, logger: Logger, onAttempt: AttemptObserver? = nil) {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        self.onAttempt = onAttempt
         CurlGlobal.initialize
         multi = Multi()
     }
+
+    /// Attempts on the wire right now (not those waiting for a free slot of their endpoint).
+    public var attemptsInFlight: Int { inFlightCount.load(ordering: .relaxed) }
 
     /// Starts the delivery thread.
     public func start() {
@@ -154,6 +164,14 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    fileprivate func publishInFlight(_ count: Int) {
+        inFlightCount.store(count, ordering: .relaxed)
+    }
+
+    fileprivate func reportAttempt(_ outcome: AttemptOutcome, seconds: Double) {
+        onAttempt?(outcome, seconds)
+    }
+
     fileprivate func rememberCancelled(_ webhookSeq: Int64, now: Date) {
         inbox.withLock { $0.cancelled[webhookSeq] = now.addingTimeInterval(configuration.lease) }
     }
@@ -164,7 +182,9 @@ private struct DispatchLoop {
     let dispatcher: Dispatcher
     let configuration: Dispatcher.Configuration
     let logger: Logger
-    var inFlight: [UnsafeMutableRawPointer: DeliveryTransfer] = [:]
+    var inFlight: [UnsafeMutableRawPointer: DeliveryTransfer] = [:] {
+        didSet { dispatcher.publishInFlight(inFlight.count) }
+    }
     var inFlightPerEndpoint: [Int64: Int] = [:]
     var waiting: [DeliveryJob] = []
     var nextClaim = Date.distantPast
@@ -262,6 +282,7 @@ private struct DispatchLoop {
 
         let job = transfer.job
         let now = Date()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - transfer.startNanoseconds) / 1_000_000_000
         var attempt = DeliveryAttempt(
             number: job.attemptNumber, attemptedAt: transfer.startedAt, statusCode: nil, errorKind: nil,
             errorMessage: nil, latencyMilliseconds: transfer.elapsedMilliseconds,
@@ -300,6 +321,7 @@ private struct DispatchLoop {
                 "recording an attempt failed; the lease will expire and the delivery be tried again",
                 ["delivery_id": job.deliveryID, "error": String(describing: error)])
         }
+        dispatcher.reportAttempt(outcome, seconds: seconds)
         logger.info(
             "attempt",
             [

@@ -191,6 +191,10 @@ final class EventLoop: @unchecked Sendable {
 
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - summary.startNanoseconds) / 1_000_000
         shared.accessLog(summary, response.status, elapsed, response.logMetadata)
+        shared.onResponse?(
+            HTTPExchange(
+                method: summary.method, path: summary.path, route: response.route, status: response.status,
+                seconds: elapsed / 1000))
     }
 
     private func teardown() {

@@ -5,6 +5,9 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// Extra key=value pairs for this request's access log line (e.g. the company); never secrets.
     public var logMetadata: [(key: String, value: String)]
+    /// The route pattern that answered (e.g. `/items/{id}.json`), for metrics with bounded labels; `nil` when
+    /// no route matched.
+    public var route: String?
 
     public init(status: Int, headers: HTTPHeaders = .init(), body: [UInt8] = [], logMetadata: [(String, String)] = []) {
         self.status = status
@@ -41,4 +44,16 @@ public struct HTTPResponse: Sendable {
         default: "Status \(status)"
         }
     }
+}
+
+/// One answered request, as the server's `onResponse` hook sees it after the answer was sent.
+public struct HTTPExchange: Sendable {
+    public var method: String
+    /// The raw path (unbounded: not for metric labels).
+    public var path: String
+    /// The handler's `HTTPResponse.route`; `nil` for no match or an answer the server gave itself (413, 400).
+    public var route: String?
+    public var status: Int
+    /// From reading the request to handing the answer to the connection.
+    public var seconds: Double
 }

@@ -7,6 +7,9 @@ import Synchronization
 /// Handles one request; runs off the event loops and may take its time.
 public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 
+/// Called on the loop thread after each answer is sent; keep it short (e.g. count it).
+public typealias HTTPResponseObserver = @Sendable (HTTPExchange) -> Void
+
 /// An HTTP/1.1 server on libevent: `threads` event loops sharing one listening socket; HTTPS when the
 /// configuration names a certificate (`tls`).
 ///
@@ -23,13 +26,18 @@ public final class HTTPServer: Sendable {
     final class SharedState: Sendable {
         let configuration: HTTPServerConfiguration
         let handler: HTTPHandler
+        let onResponse: HTTPResponseObserver?
         let logger: Logger
         let inFlight = Atomic<Int>(0)
         let shuttingDown = Atomic<Bool>(false)
 
-        init(configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler, logger: Logger) {
+        init(
+            configuration: HTTPServerConfiguration, handler: @escaping HTTPHandler,
+            onResponse: HTTPResponseObserver?, logger: Logger
+        ) {
             self.configuration = configuration
             self.handler = handler
+            self.onResponse = onResponse
             self.logger = logger
         }
 
@@ -58,9 +66,13 @@ public final class HTTPServer: Sendable {
     /// - Parameters:
     ///   - configuration: address, threads and limits.
     ///   - logger: receives one `request` line per request at info.
+    ///   - onResponse: told of every answer once it is sent, including the server's own (for metrics).
     ///   - handler: answers every request that passed the body limit.
-    public init(configuration: HTTPServerConfiguration, logger: Logger, handler: @escaping HTTPHandler) {
-        shared = SharedState(configuration: configuration, handler: handler, logger: logger)
+    public init(
+        configuration: HTTPServerConfiguration, logger: Logger, onResponse: HTTPResponseObserver? = nil,
+        handler: @escaping HTTPHandler
+    ) {
+        shared = SharedState(configuration: configuration, handler: handler, onResponse: onResponse, logger: logger)
         loops = Mutex([])
         HTTPServer.enableThreads
     }

@@ -23,6 +23,7 @@ public struct Router<Value: Sendable>: Sendable {
     }
 
     private struct Route: Sendable {
+        var pattern: String
         var segments: [Segment]
         var handlers: [(method: String, value: Value)]
 
@@ -41,21 +42,13 @@ public struct Router<Value: Sendable>: Sendable {
         if let index = routes.firstIndex(where: { $0.segments == segments }) {
             routes[index].handlers.append((method, value))
         } else {
-            routes.append(Route(segments: segments, handlers: [(method, value)]))
+            routes.append(Route(pattern: pattern, segments: segments, handlers: [(method, value)]))
         }
     }
 
     /// Finds the value for a request.
     public func match(method: String, path: String) -> Match {
-        let parts = Router.split(path)
-        var best: (route: Route, parameters: [String: String])?
-        for route in routes {
-            guard let parameters = Router.bind(route.segments, to: parts) else { continue }
-            if best == nil || route.literalCount > best!.route.literalCount {
-                best = (route, parameters)
-            }
-        }
-        guard let (route, parameters) = best else { return .notFound }
+        guard let (route, parameters) = bestRoute(path) else { return .notFound }
 
         let wanted = method == "HEAD" ? ["HEAD", "GET"] : [method]
         for candidate in wanted {
@@ -68,6 +61,23 @@ public struct Router<Value: Sendable>: Sendable {
             allowed.append("HEAD")
         }
         return .methodNotAllowed(allowed: allowed)
+    }
+
+    /// The pattern, as registered, that a path matches whatever the method (e.g. to label a 405); `nil` for none.
+    public func pattern(matching path: String) -> String? {
+        bestRoute(path)?.route.pattern
+    }
+
+    private func bestRoute(_ path: String) -> (route: Route, parameters: [String: String])? {
+        let parts = Router.split(path)
+        var best: (route: Route, parameters: [String: String])?
+        for route in routes {
+            guard let parameters = Router.bind(route.segments, to: parts) else { continue }
+            if best == nil || route.literalCount > best!.route.literalCount {
+                best = (route, parameters)
+            }
+        }
+        return best
     }
 
     private static func split(_ path: String) -> [Substring] {

@@ -139,6 +139,28 @@ extension SQLiteStore {
         }
     }
 
+    /// Three indexed reads in one connection: the count of the partial queue index, its first unleased due
+    /// entry, and the count of the partial index of disabled webhooks. The statuses are written out (not bound)
+    /// so the planner can use the partial indexes.
+    public func queueStatistics(now: Date) throws -> QueueStatistics {
+        let nowMilliseconds = SQLiteTimestamp.milliseconds(now)
+        return try withConnection("queueStatistics") { connection in
+            let pending =
+                try connection.row("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'") { $0.int(at: 0) } ?? 0
+            let oldest = try connection.row(
+                """
+                SELECT next_attempt_at FROM deliveries
+                WHERE status = 'pending' AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+                ORDER BY next_attempt_at LIMIT 1
+                """,
+                [nowMilliseconds]
+            ) { SQLiteTimestamp.date(milliseconds: $0.int64(at: 0)) }
+            let disabled =
+                try connection.row("SELECT COUNT(*) FROM webhooks WHERE status = 'disabled'") { $0.int(at: 0) } ?? 0
+            return QueueStatistics(pendingDeliveries: pending, oldestDueAt: oldest, disabledWebhooks: disabled)
+        }
+    }
+
     // MARK: Helpers
 
     /// Disables a webhook with `reason` and cancels every pending delivery it has, in flight or not.

@@ -100,6 +100,10 @@ public protocol Store: Sendable {
     /// When the earliest pending delivery is due (ignoring leases), or `nil` when none is pending.
     func nextDueTime() throws -> Date?
 
+    /// The numbers an operator watches, read with cheap indexed queries: pending deliveries, when the oldest one
+    /// that is due at `now` and not leased was due, and how many webhooks are disabled.
+    func queueStatistics(now: Date) throws -> QueueStatistics
+
     /// One page of a company's webhook's deliveries in creation order, optionally of one status; `nil` when the
     /// webhook is not the company's.
     func deliveries(webhookID: String, companyID: Int64, status: Delivery.Status?, offset: Int, limit: Int) throws
@@ -111,6 +115,22 @@ public protocol Store: Sendable {
     /// Makes a delivery of the company pending and due at `now`, whatever its status (unless its webhook is
     /// disabled: then it throws `StoreError.conflict`). `nil` when not found.
     func retryDelivery(id: String, companyID: Int64, now: Date) throws -> Delivery?
+}
+
+/// What `queueStatistics` read.
+public struct QueueStatistics: Sendable, Equatable {
+    /// Deliveries still `pending`, due or scheduled for a later retry, leased or not.
+    public var pendingDeliveries: Int
+    /// When the longest-waiting delivery that is due and not being attempted was due; `nil` when none waits.
+    public var oldestDueAt: Date?
+    /// Webhooks that are `disabled`.
+    public var disabledWebhooks: Int
+
+    public init(pendingDeliveries: Int, oldestDueAt: Date?, disabledWebhooks: Int) {
+        self.pendingDeliveries = pendingDeliveries
+        self.oldestDueAt = oldestDueAt
+        self.disabledWebhooks = disabledWebhooks
+    }
 }
 
 /// What `acceptEvent` did.

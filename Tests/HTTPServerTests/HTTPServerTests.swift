@@ -34,6 +34,30 @@ import Testing
         }
     }
 
+    @Test func theResponseHookSeesEveryAnswerWithItsRouteIncludingTheServersOwn() async throws {
+        let seen = Mutex<[HTTPExchange]>([])
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, threads: 1, maxBodySize: 100)
+        let server = HTTPServer(
+            configuration: configuration, logger: Logger(label: "test", level: .error),
+            onResponse: { exchange in seen.withLock { $0.append(exchange) } }
+        ) { request in
+            var response = HTTPResponse(status: 200)
+            response.route = "/items/{id}"
+            return response
+        }
+        try server.start()
+        defer { server.shutdown(gracePeriod: .seconds(2)) }
+        _ = try await HTTPClient.send("GET", "http://127.0.0.1:\(server.port)/items/7")
+        _ = try await HTTPClient.send(
+            "POST", "http://127.0.0.1:\(server.port)/items/8", body: [UInt8](repeating: 0x61, count: 101))
+        #expect(await eventually(timeoutSeconds: 5) { seen.withLock { $0.count } == 2 })
+        let exchanges = seen.withLock { $0 }
+        #expect(exchanges.map(\.route) == ["/items/{id}", nil])
+        #expect(exchanges.map(\.status) == [200, 413])
+        #expect(exchanges.map(\.path) == ["/items/7", "/items/8"])
+        #expect(exchanges.allSatisfy { $0.seconds >= 0 && $0.seconds < 5 })
+    }
+
     @Test func generatesRequestIDWhenTheCallerOnesIsUnsafe() async throws {
         try await withServer(handler: { _ in HTTPResponse(status: 204) }) { server in
             let response = try await HTTPClient.send(

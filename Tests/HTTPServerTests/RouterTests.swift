@@ -56,4 +56,11 @@ import Testing
             }
         }
     }
+
+    @Test func patternNamesTheRouteWhateverTheMethod() {
+        let router = makeRouter()
+        #expect(router.pattern(matching: "/v/webhooks/wh_1.json") == "/v/webhooks/{id}.json")
+        #expect(router.pattern(matching: "/v/webhooks/types.json") == "/v/webhooks/types.json")
+        #expect(router.pattern(matching: "/v/nothing") == nil)
+    }
 }
