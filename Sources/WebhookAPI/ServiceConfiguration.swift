@@ -31,6 +31,8 @@ public struct ServiceConfiguration: Sendable {
     public var delivery: Dispatcher.Configuration
     /// Whether this process sends deliveries (an API-only process leaves them to others).
     public var runsDispatcher: Bool
+    /// `HOST:PORT` of a server of its own for `GET /metrics`; `nil` serves them on `listen`.
+    public var metricsListen: String?
 
     public init(
         listen: String = "127.0.0.1:8080", database: String = "sqlite:donutwork.db",
@@ -38,7 +40,7 @@ public struct ServiceConfiguration: Sendable {
         allowPrivateTargets: Bool = false, tlsCheckTimeout: Double = 10, maxBodySize: Int = 1 << 20,
         rateLimit: Double = 100, rateBurst: Double = 200, masterKeyFile: String? = nil,
         tokenRotationOverlap: TimeInterval = 86_400, delivery: Dispatcher.Configuration = .init(),
-        runsDispatcher: Bool = true
+        runsDispatcher: Bool = true, metricsListen: String? = nil
     ) {
         self.listen = listen
         self.database = database
@@ -53,6 +55,7 @@ public struct ServiceConfiguration: Sendable {
         self.tokenRotationOverlap = tokenRotationOverlap
         self.delivery = delivery
         self.runsDispatcher = runsDispatcher
+        self.metricsListen = metricsListen
     }
 
     /// Splits `HOST:PORT` (or `[IPV6]:PORT`); `nil` when malformed.

@@ -2,6 +2,7 @@ import Delivery
 import Foundation
 import HTTPServer
 import Logging
+import Metrics
 import Store
 import WebhookCore
 
@@ -21,22 +22,26 @@ public final class WebhookAPI: Sendable {
         public var storeThreads: Int
         /// Seconds a rotated-out token keeps signing beside the new one.
         public var previousTokenLifetime: TimeInterval
+        /// Whether `GET /metrics` is answered here (not when the metrics have an address of their own).
+        public var servesMetrics: Bool
 
         public init(
             allowPrivateTargets: Bool = false, rateLimit: Double = 100, rateBurst: Double = 200, storeThreads: Int = 8,
-            previousTokenLifetime: TimeInterval = 86_400
+            previousTokenLifetime: TimeInterval = 86_400, servesMetrics: Bool = true
         ) {
             self.allowPrivateTargets = allowPrivateTargets
             self.rateLimit = rateLimit
             self.rateBurst = rateBurst
             self.storeThreads = storeThreads
             self.previousTokenLifetime = previousTokenLifetime
+            self.servesMetrics = servesMetrics
         }
     }
 
     /// The calls the API answers.
     enum Route: Sendable {
         case health
+        case metrics
         case openAPI
         case dashboardRedirect
         case dashboard
@@ -55,12 +60,18 @@ public final class WebhookAPI: Sendable {
         /// What a key needs for the call; `nil` for calls without authentication.
         var permission: Permission? {
             switch self {
-            case .health, .openAPI, .dashboardRedirect, .dashboard: nil
+            case .health, .metrics, .openAPI, .dashboardRedirect, .dashboard: nil
             case .listWebhooks, .eventTypes, .showWebhook, .listDeliveries, .showDelivery: .webhooksRead
             case .createWebhook, .deleteWebhook, .retryDelivery, .enableWebhook, .rotateToken: .webhooksWrite
             case .createEvent: .eventsWrite
             }
         }
+    }
+
+    /// A route and the pattern it was registered under (the `route` label of the request metrics).
+    struct Endpoint: Sendable {
+        var route: Route
+        var pattern: String
     }
 
     /// Who is calling, once the key checked out.
@@ -76,14 +87,16 @@ public final class WebhookAPI: Sendable {
     let configuration: Configuration
     let logger: Logger
     let pool: BlockingPool
-    private let router: Router<Route>
+    let metrics: ServiceMetrics
+    private let router: Router<Endpoint>
     let rateLimiter: RateLimiter
 
     /// Creates the API over a store and an endpoint checker.
     public init(
         store: any Store, checker: EndpointChecker, dispatcher: Dispatcher?, configuration: Configuration,
-        logger: Logger
+        logger: Logger, metrics: ServiceMetrics = ServiceMetrics()
     ) {
+        self.metrics = metrics
         self.store = store
         self.checker = checker
         self.dispatcher = dispatcher
@@ -93,23 +106,29 @@ public final class WebhookAPI: Sendable {
         rateLimiter = RateLimiter(requestsPerSecond: configuration.rateLimit, burst: configuration.rateBurst)
 
         let prefix = "/\(WebhookAPI.version)"
-        var router = Router<Route>()
-        router.add("GET", "/healthz", .health)
-        router.add("GET", "\(prefix)/openapi.json", .openAPI)
-        router.add("GET", "/dashboard", .dashboardRedirect)
-        router.add("GET", "/dashboard/", .dashboard)
-        router.add("GET", "/dashboard/{file}", .dashboard)
-        router.add("GET", "\(prefix)/webhooks.json", .listWebhooks)
-        router.add("POST", "\(prefix)/webhooks.json", .createWebhook)
-        router.add("GET", "\(prefix)/webhooks/types.json", .eventTypes)
-        router.add("GET", "\(prefix)/webhooks/{id}.json", .showWebhook)
-        router.add("DELETE", "\(prefix)/webhooks/{id}.json", .deleteWebhook)
-        router.add("POST", "\(prefix)/events.json", .createEvent)
-        router.add("GET", "\(prefix)/webhooks/{id}/deliveries.json", .listDeliveries)
-        router.add("GET", "\(prefix)/deliveries/{id}.json", .showDelivery)
-        router.add("POST", "\(prefix)/deliveries/{id}/retry.json", .retryDelivery)
-        router.add("POST", "\(prefix)/webhooks/{id}/enable.json", .enableWebhook)
-        router.add("POST", "\(prefix)/webhooks/{id}/token.json", .rotateToken)
+        var router = Router<Endpoint>()
+        func add(_ method: String, _ pattern: String, _ route: Route) {
+            router.add(method, pattern, Endpoint(route: route, pattern: pattern))
+        }
+        add("GET", "/healthz", .health)
+        if configuration.servesMetrics {
+            add("GET", "/metrics", .metrics)
+        }
+        add("GET", "\(prefix)/openapi.json", .openAPI)
+        add("GET", "/dashboard", .dashboardRedirect)
+        add("GET", "/dashboard/", .dashboard)
+        add("GET", "/dashboard/{file}", .dashboard)
+        add("GET", "\(prefix)/webhooks.json", .listWebhooks)
+        add("POST", "\(prefix)/webhooks.json", .createWebhook)
+        add("GET", "\(prefix)/webhooks/types.json", .eventTypes)
+        add("GET", "\(prefix)/webhooks/{id}.json", .showWebhook)
+        add("DELETE", "\(prefix)/webhooks/{id}.json", .deleteWebhook)
+        add("POST", "\(prefix)/events.json", .createEvent)
+        add("GET", "\(prefix)/webhooks/{id}/deliveries.json", .listDeliveries)
+        add("GET", "\(prefix)/deliveries/{id}.json", .showDelivery)
+        add("POST", "\(prefix)/deliveries/{id}/retry.json", .retryDelivery)
+        add("POST", "\(prefix)/webhooks/{id}/enable.json", .enableWebhook)
+        add("POST", "\(prefix)/webhooks/{id}/token.json", .rotateToken)
         self.router = router
     }
 
@@ -124,8 +143,11 @@ public final class WebhookAPI: Sendable {
         case .notFound:
             return APIError.notFound(method: request.method, path: request.path).response
         case .methodNotAllowed(let allowed):
-            return APIError.methodNotAllowed(allowed).response
-        case .matched(let route, let parameters):
+            var response = APIError.methodNotAllowed(allowed).response
+            response.route = router.pattern(matching: request.path)
+            return response
+        case .matched(let endpoint, let parameters):
+            let route = endpoint.route
             var caller: Caller?
             var response: HTTPResponse
             do {
@@ -144,6 +166,7 @@ public final class WebhookAPI: Sendable {
             if let caller {
                 response.logMetadata.append((key: "company", value: caller.company.slug))
             }
+            response.route = endpoint.pattern
             return response
         }
     }
@@ -154,6 +177,8 @@ public final class WebhookAPI: Sendable {
         switch route {
         case .health:
             return await health()
+        case .metrics:
+            return await metricsResponse()
         case .openAPI:
             return OpenAPIDocument.response
         case .dashboardRedirect:
@@ -207,6 +232,21 @@ public final class WebhookAPI: Sendable {
             logger.warning("health check failed", ["error": String(describing: error)])
             return APIError(status: 503, message: "The store is not answering.").response
         }
+    }
+
+    /// The metrics in the text format, with the store's gauges read now on the store threads.
+    public func metricsResponse() async -> HTTPResponse {
+        let now = Date()
+        var statistics: QueueStatistics?
+        do {
+            statistics = try await withStore { try $0.queueStatistics(now: now) }
+        } catch {
+            logger.warning("reading queue statistics for metrics failed", ["error": String(describing: error)])
+        }
+        metrics.update(statistics: statistics, attemptsInFlight: dispatcher?.attemptsInFlight, now: now)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: MetricsRegistry.contentType)
+        return HTTPResponse(status: 200, headers: headers, body: Array(metrics.registry.render().utf8))
     }
 
     private func storeFailure(_ error: StoreError, request: HTTPRequest) -> HTTPResponse {

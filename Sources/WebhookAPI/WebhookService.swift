@@ -16,8 +16,11 @@ import WebhookCore
 public final class WebhookService: Sendable {
     public let configuration: ServiceConfiguration
     public let store: any Store
+    public let metrics: ServiceMetrics
     private let api: WebhookAPI
     private let server: HTTPServer
+    /// The server of `--metrics-listen`, when the metrics have an address of their own.
+    private let metricsServer: HTTPServer?
     private let dispatcher: Dispatcher?
     private let logger: Logger
     private let location: DatabaseLocation
@@ -28,8 +31,17 @@ public final class WebhookService: Sendable {
             throw ConfigurationError(
                 "--listen must look like HOST:PORT, e.g. 127.0.0.1:8080, not \"\(configuration.listen)\"")
         }
+        let metricsAddress = try configuration.metricsListen.map { text in
+            guard let address = ServiceConfiguration.parseListen(text) else {
+                throw ConfigurationError(
+                    "--metrics-listen must look like HOST:PORT, e.g. 127.0.0.1:9090, not \"\(text)\"")
+            }
+            return address
+        }
         self.configuration = configuration
         self.logger = logger
+        let metrics = ServiceMetrics()
+        self.metrics = metrics
         location = try DatabaseLocation(parsing: configuration.database)
         let cipher = try MasterKey.load(path: configuration.masterKeyFile, database: location, logger: logger)
         store = try openStore(location, logger: logger.labelled("store"), cipher: cipher)
@@ -39,7 +51,9 @@ public final class WebhookService: Sendable {
         delivery.caFile = configuration.caFile
         dispatcher =
             configuration.runsDispatcher
-            ? Dispatcher(store: store, configuration: delivery, logger: logger.labelled("dispatcher")) : nil
+            ? Dispatcher(
+                store: store, configuration: delivery, logger: logger.labelled("dispatcher"),
+                onAttempt: { outcome, seconds in metrics.record(attempt: outcome, seconds: seconds) }) : nil
 
         let checker = EndpointChecker(
             configuration: .init(
@@ -50,25 +64,62 @@ public final class WebhookService: Sendable {
             store: store, checker: checker, dispatcher: dispatcher,
             configuration: .init(
                 allowPrivateTargets: configuration.allowPrivateTargets, rateLimit: configuration.rateLimit,
-                rateBurst: configuration.rateBurst, previousTokenLifetime: configuration.tokenRotationOverlap),
-            logger: logger.labelled("api"))
+                rateBurst: configuration.rateBurst, previousTokenLifetime: configuration.tokenRotationOverlap,
+                servesMetrics: metricsAddress == nil),
+            logger: logger.labelled("api"), metrics: metrics)
 
         let httpConfiguration = HTTPServerConfiguration(
             host: address.host, port: address.port, threads: configuration.threads,
             maxBodySize: configuration.maxBodySize,
             bodyTooLargeMessage: "The request body is larger than the limit of \(configuration.maxBodySize) bytes.")
         let api = api
-        server = HTTPServer(configuration: httpConfiguration, logger: logger.labelled("http")) { request in
+        let countResponse: HTTPResponseObserver = { exchange in metrics.record(exchange) }
+        server = HTTPServer(
+            configuration: httpConfiguration, logger: logger.labelled("http"), onResponse: countResponse
+        ) { request in
             await api.handle(request)
         }
+        metricsServer = metricsAddress.map { address in
+            HTTPServer(
+                configuration: HTTPServerConfiguration(
+                    host: address.host, port: address.port, threads: 1, maxBodySize: 1024),
+                logger: logger.labelled("metrics-http"), onResponse: countResponse
+            ) { request in
+                await WebhookService.answerMetricsServer(request, api: api)
+            }
+        }
+    }
+
+    /// The metrics server answers `GET /metrics` (and `HEAD`) and nothing else.
+    private static func answerMetricsServer(_ request: HTTPRequest, api: WebhookAPI) async -> HTTPResponse {
+        var response: HTTPResponse
+        if request.path != "/metrics" {
+            response = APIError.notFound(method: request.method, path: request.path).response
+        } else if request.method != "GET" && request.method != "HEAD" {
+            response = APIError.methodNotAllowed(["GET", "HEAD"]).response
+            response.route = "/metrics"
+        } else {
+            response = await api.metricsResponse()
+            response.route = "/metrics"
+        }
+        return response
     }
 
     /// The port the server listens on, known after `start()`.
     public var port: Int { server.port }
 
+    /// The port of the `--metrics-listen` server, known after `start()`; `nil` without one.
+    public var metricsPort: Int? { metricsServer?.port }
+
     /// Starts listening.
     public func start() throws {
         try server.start()
+        do {
+            try metricsServer?.start()
+        } catch {
+            server.shutdown(gracePeriod: .zero)
+            throw error
+        }
         dispatcher?.start()
         logger.info(
             "listening",
@@ -76,12 +127,16 @@ public final class WebhookService: Sendable {
                 "address": "\(ServiceConfiguration.parseListen(configuration.listen)?.host ?? "?"):\(server.port)",
                 "database": location.description,
                 "threads": configuration.threads, "allow_private_targets": configuration.allowPrivateTargets,
+                "metrics": metricsServer.map { _ in
+                    "\(ServiceConfiguration.parseListen(configuration.metricsListen ?? "")?.host ?? "?"):\(metricsPort ?? 0)"
+                } ?? "/metrics",
             ])
     }
 
     /// Finishes in-flight requests (up to `gracePeriod`), then closes the server and the store.
     public func stop(gracePeriod: Duration = .seconds(10)) {
         server.shutdown(gracePeriod: gracePeriod)
+        metricsServer?.shutdown(gracePeriod: .seconds(1))
         dispatcher?.stop()
         api.stop()
         store.close()

@@ -80,6 +80,9 @@ let serveCommand = Command(
             name: "disable-after", help: "disable a webhook failing this long without a success", defaultValue: "5d"),
         FlagSpec(
             name: "token-rotation-overlap", help: "how long a rotated-out token keeps signing", defaultValue: "24h"),
+        FlagSpec(
+            name: "metrics-listen",
+            help: "HOST:PORT of a server of its own for GET /metrics (default: /metrics on --listen)"),
         FlagSpec(name: "no-dispatcher", help: "serve the API only; other processes deliver", takesValue: false),
         FlagSpec(
             name: "shutdown-grace", help: "on SIGTERM, how long in-flight requests may take to finish",
@@ -100,6 +103,7 @@ let serveCommand = Command(
         configuration.masterKeyFile = options.string("master-key-file").flatMap { $0.isEmpty ? nil : $0 }
         configuration.tokenRotationOverlap = try duration(options, "token-rotation-overlap") ?? 86_400
         configuration.runsDispatcher = !(try options.bool("no-dispatcher"))
+        configuration.metricsListen = options.string("metrics-listen").flatMap { $0.isEmpty ? nil : $0 }
         var delivery = configuration.delivery
         delivery.maxInFlight = try options.int("max-in-flight", range: 1...100_000) ?? delivery.maxInFlight
         delivery.maxInFlightPerEndpoint =
@@ -129,6 +133,9 @@ let serveCommand = Command(
         let grace = try duration(options, "shutdown-grace") ?? 15
         guard ServiceConfiguration.parseListen(configuration.listen) != nil else {
             throw UsageError(message: "--listen must look like HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        if let metricsListen = configuration.metricsListen, ServiceConfiguration.parseListen(metricsListen) == nil {
+            throw UsageError(message: "--metrics-listen must look like HOST:PORT, e.g. 127.0.0.1:9090")
         }
         let logger = try makeLogger(options, label: "serve")
         let service = try WebhookService(configuration: configuration, logger: logger)

@@ -135,6 +135,10 @@ import Testing
             ["serve", "--listen", "127.0.0.1:notaport"],
             "error: --listen must look like HOST:PORT, e.g. 127.0.0.1:8080\n"
         ),
+        (
+            ["serve", "--metrics-listen", "9090"],
+            "error: --metrics-listen must look like HOST:PORT, e.g. 127.0.0.1:9090\n"
+        ),
         (["serve", "--database", "sqlite:"], "error: unsupported database location: sqlite:"),
         (["serve", "stray"], "error: serve takes no arguments, only flags (got \"stray\")\n"),
         (["serve", "--ca-file", "/etc/passwd"], "error: --ca-file /etc/passwd holds no PEM certificate\n"),

@@ -258,7 +258,7 @@ import WebhookCore
                 "/2026-02-01/events.json", "/2026-02-01/openapi.json", "/2026-02-01/webhooks.json",
                 "/2026-02-01/webhooks/types.json", "/2026-02-01/webhooks/{webhookId}.json",
                 "/2026-02-01/webhooks/{webhookId}/deliveries.json", "/2026-02-01/webhooks/{webhookId}/enable.json",
-                "/2026-02-01/webhooks/{webhookId}/token.json", "/healthz",
+                "/2026-02-01/webhooks/{webhookId}/token.json", "/healthz", "/metrics",
             ])
     }
 }
