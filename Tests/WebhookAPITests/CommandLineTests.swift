@@ -155,6 +155,30 @@ import Testing
         #expect(revoked.stdout == "revoked \(key.prefix(12))\n")
     }
 
+    @Test func emitAcceptsAnEventLikeTheAPIAndKeepsIdempotency() throws {
+        defer { directory.remove() }
+        _ = try createKey()
+        let arguments = [
+            "emit", "--company", "acme", "--type", "RecurringPayments.charge.paid", "--data", #"{"amount":5}"#,
+            "--idempotency-key", "k-1", "--database", directory.database,
+        ]
+        let first = try run(arguments)
+        #expect(first.status == 0, "\(first)")
+        let line = try #require(first.stdoutLines.first)
+        #expect(line.wholeMatch(of: /accepted evt_[a-z2-7]{26} RecurringPayments.charge.paid deliveries=0/) != nil, "\(line)")
+        let eventID = line.split(separator: " ")[1]
+
+        let again = try run(arguments)
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout == "replayed \(eventID) RecurringPayments.charge.paid deliveries=0\n")
+
+        let unknown = try run([
+            "emit", "--company", "acme", "--type", "Nope.x", "--data", "{}", "--database", directory.database,
+        ])
+        #expect(unknown.status == 1, "\(unknown)")
+        #expect(unknown.stderr == "error: Some events are not available\n")
+    }
+
     @Test func unknownCommandExitsTwo() throws {
         defer { directory.remove() }
         let result = try run(["frobnicate", "--database", directory.database])
