@@ -165,7 +165,9 @@ import Testing
         let first = try run(arguments)
         #expect(first.status == 0, "\(first)")
         let line = try #require(first.stdoutLines.first)
-        #expect(line.wholeMatch(of: /accepted evt_[a-z2-7]{26} RecurringPayments.charge.paid deliveries=0/) != nil, "\(line)")
+        #expect(
+            line.wholeMatch(of: /accepted evt_[a-z2-7]{26} RecurringPayments.charge.paid deliveries=0/) != nil,
+            "\(line)")
         let eventID = line.split(separator: " ")[1]
 
         let again = try run(arguments)
