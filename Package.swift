@@ -17,13 +17,14 @@ let package = Package(
 
         // Our modules, from transport to domain to storage to handlers.
         .target(name: "Logging"),
-        .target(name: "HTTPServer", dependencies: ["CLibEvent", "Logging"]),
+        .target(name: "Locking"),
+        .target(name: "HTTPServer", dependencies: ["CLibEvent", "Logging", "Locking"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
-        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
+        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging", "Locking"]),
         .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),
         .target(
             name: "WebhookAPI",
-            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"],
+            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging", "Locking"],
             resources: [.copy("Resources/openapi.json")]
         ),
         .executableTarget(
