@@ -19,14 +19,15 @@ let package = Package(
 
         // Our modules, from transport to domain to storage to handlers.
         .target(name: "Logging"),
+        .target(name: "Locking"),
         .target(name: "Metrics"),
-        .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging"]),
+        .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging", "Locking"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
-        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging"]),
+        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging", "Locking"]),
         .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),
         .target(
             name: "WebhookAPI",
-            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging", "Metrics"],
+            dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging", "Metrics", "Locking"],
             resources: [.copy("Resources/openapi.json"), .copy("Resources/dashboard")]
         ),
         .executableTarget(

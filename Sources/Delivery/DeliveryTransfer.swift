@@ -91,24 +91,13 @@ final class DeliveryTransfer {
 
     private func configure(_ configuration: Dispatcher.Configuration) {
         let context = Unmanaged.passUnretained(self).toOpaque()
-        dw_curl_easy_setopt_string(easy, CURLOPT_URL, job.url)
-        dw_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "https")
+        EndpointTransfer.configure(
+            easy, url: job.url, connectTimeout: configuration.connectTimeout, totalTimeout: configuration.totalTimeout,
+            caFile: configuration.caFile, connectGuard: connectGuard)
         dw_curl_easy_setopt_long(easy, CURLOPT_POST, 1)
         dw_curl_easy_setopt_pointer(easy, CURLOPT_POSTFIELDS, payload.baseAddress)
         dw_curl_easy_setopt_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(job.payload.count))
         dw_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
-        dw_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
-        dw_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        dw_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
-        dw_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Int(configuration.totalTimeout * 1000))
-        dw_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
-        dw_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
-        if let caFile = configuration.caFile {
-            dw_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile)
-            dw_curl_easy_setopt_string(easy, CURLOPT_CAPATH, EndpointChecker.systemCertificateDirectory)
-        }
-        dw_curl_easy_setopt_opensocket(easy, guardedOpenSocket)
-        dw_curl_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, Unmanaged.passUnretained(connectGuard).toOpaque())
         dw_curl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, deliveryCollectBody)
         dw_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context)
         dw_curl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, deliveryCollectHeader)

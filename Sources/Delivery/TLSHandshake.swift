@@ -11,26 +11,13 @@ enum TLSHandshake {
         defer { curl_easy_cleanup(easy) }
 
         let guardContext = ConnectGuard(allowPrivate: configuration.allowPrivateTargets)
-        let context = Unmanaged.passUnretained(guardContext).toOpaque()
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        let timeout = Int(configuration.timeoutSeconds * 1000)
 
         let code = errorBuffer.withUnsafeMutableBufferPointer { buffer -> CURLcode in
-            dw_curl_easy_setopt_string(easy, CURLOPT_URL, endpoint.url)
-            dw_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "https")
+            EndpointTransfer.configure(
+                easy, url: endpoint.url, connectTimeout: configuration.timeoutSeconds,
+                totalTimeout: configuration.timeoutSeconds, caFile: configuration.caFile, connectGuard: guardContext)
             dw_curl_easy_setopt_long(easy, CURLOPT_CONNECT_ONLY, 1)
-            dw_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-            dw_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout)
-            dw_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, timeout)
-            dw_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1)
-            dw_curl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2)
-            dw_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
-            if let caFile = configuration.caFile {
-                dw_curl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile)
-                dw_curl_easy_setopt_string(easy, CURLOPT_CAPATH, EndpointChecker.systemCertificateDirectory)
-            }
-            dw_curl_easy_setopt_opensocket(easy, guardedOpenSocket)
-            dw_curl_easy_setopt_pointer(easy, CURLOPT_OPENSOCKETDATA, context)
             dw_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, buffer.baseAddress)
             return curl_easy_perform(easy)
         }

@@ -1,6 +1,7 @@
 import CLibEvent
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import Synchronization
 
@@ -41,7 +42,7 @@ final class EventLoop: @unchecked Sendable {
     private let http: OpaquePointer
     private var boundSocket: OpaquePointer?
     private var wakeEvent: OpaquePointer?
-    private let mailbox = Mutex(Mailbox())
+    private let mailbox = Locked(Mailbox())
     private let shared: HTTPServer.SharedState
     private let finished = DispatchSemaphore(value: 0)
     /// Kept alive as long as the evhttp that uses it.

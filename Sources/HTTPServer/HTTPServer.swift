@@ -140,7 +140,11 @@ public final class HTTPServer: Sendable {
 
     /// libevent must be told once, before any event base exists, that several threads will use it; its own
     /// messages go to our logger at debug level, so an error it repeats (e.g. per failed accept) cannot flood.
+    ///
+    /// - Important: it also ignores SIGPIPE for the process: libevent writes answers with `writev`, and a client
+    ///   that hung up would otherwise kill the server with the first write after it left.
     private static let enableThreads: Void = {
+        signal(SIGPIPE, SIG_IGN)
         evthread_use_pthreads()
         event_set_log_callback(libeventLog)
     }()

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
+import Locking
 import Logging
-import Synchronization
 
 /// A bounded set of connections to one database file, each lent to one caller at a time.
 ///
@@ -29,7 +29,7 @@ final class ConnectionPool: Sendable {
     let path: String
     /// The most connections open at once.
     let capacity: Int
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let slots: DispatchSemaphore
     private let logger: Logger
 
@@ -38,7 +38,7 @@ final class ConnectionPool: Sendable {
         precondition(capacity >= 1, "a connection pool needs at least one connection")
         self.path = path
         self.capacity = capacity
-        self.state = Mutex(State(idle: [first], opened: 1))
+        self.state = Locked(State(idle: [first], opened: 1))
         self.slots = DispatchSemaphore(value: capacity)
         self.logger = logger
     }

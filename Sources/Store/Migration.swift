@@ -48,7 +48,7 @@ struct Migration: Sendable {
                 try migration.apply(connection)
                 try connection.run(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    [migration.version, SQLiteTimestamp.format(Date())]
+                    [migration.version, Timestamp.format(Date())]
                 )
                 logger.info("schema migration applied", ["version": migration.version, "summary": migration.summary])
             }

@@ -12,7 +12,7 @@ extension SQLiteStore {
             // Another process may have created it since the read above; DO NOTHING keeps theirs.
             try connection.run(
                 "INSERT INTO companies (slug, created_at) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING",
-                [slug, SQLiteTimestamp.format(Date())]
+                [slug, Timestamp.format(Date())]
             )
             guard let company = try connection.row(Self.companyBySlug, [slug], Self.readCompany) else {
                 throw SQLiteError(code: SQLITE_INTERNAL, message: "company vanished inside its transaction")
@@ -32,14 +32,14 @@ extension SQLiteStore {
     public func insertAPIKey(
         companyID: Int64, prefix: String, hash: String, permissions: Set<Permission>
     ) throws -> APIKey {
-        let createdAt = SQLiteTimestamp.rounded(Date())
+        let createdAt = Timestamp.rounded(Date())
         return try withWriteTransaction("insertAPIKey") { connection in
             try connection.run(
                 """
                 INSERT INTO api_keys (company_id, prefix, hash, permissions, created_at)
                 VALUES (?, ?, ?, ?, ?)
                 """,
-                [companyID, prefix, hash, Self.permissionList(permissions), SQLiteTimestamp.format(createdAt)]
+                [companyID, prefix, hash, Self.permissionList(permissions), Timestamp.format(createdAt)]
             )
             return APIKey(
                 id: connection.lastInsertedRowID, companyID: companyID, prefix: prefix, hash: hash,
@@ -88,7 +88,7 @@ extension SQLiteStore {
         try withWriteTransaction("revokeAPIKey") { connection in
             try connection.run(
                 "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL",
-                [SQLiteTimestamp.format(Date()), prefix]
+                [Timestamp.format(Date()), prefix]
             ) > 0
         }
     }

@@ -83,7 +83,7 @@ extension SQLiteStore {
                 UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL, updated_at = ?
                 WHERE seq = ?
                 """,
-                [SQLiteTimestamp.milliseconds(now), SQLiteTimestamp.format(now), target.seq]
+                [Timestamp.milliseconds(now), Timestamp.format(now), target.seq]
             )
             return try Self.readDelivery(connection, id: id, companyID: companyID)?.delivery
         }

@@ -22,7 +22,7 @@ extension SQLiteStore {
         _ event: Event, idempotencyWindow: TimeInterval, on connection: SQLiteConnection
     ) throws -> EventIntake {
         if let key = event.idempotencyKey {
-            let windowStart = SQLiteTimestamp.format(event.createdAt.addingTimeInterval(-idempotencyWindow))
+            let windowStart = Timestamp.format(event.createdAt.addingTimeInterval(-idempotencyWindow))
             let earlier = try connection.row(
                 """
                 SELECT id, company_id, type, created_at, payload, idempotency_key, delivery_count FROM events
@@ -47,8 +47,8 @@ extension SQLiteStore {
         ) { $0.int64(at: 0) }
 
         var stored = event
-        stored.createdAt = SQLiteTimestamp.rounded(event.createdAt)
-        let createdAt = SQLiteTimestamp.format(stored.createdAt)
+        stored.createdAt = Timestamp.rounded(event.createdAt)
+        let createdAt = Timestamp.format(stored.createdAt)
         try connection.run(
             """
             INSERT INTO events (id, company_id, type, payload, idempotency_key, delivery_count, created_at)
@@ -58,7 +58,7 @@ extension SQLiteStore {
         )
         let eventSeq = connection.lastInsertedRowID
 
-        let dueAt = SQLiteTimestamp.milliseconds(stored.createdAt)
+        let dueAt = Timestamp.milliseconds(stored.createdAt)
         for webhookSeq in webhookSeqs {
             try connection.run(
                 """

@@ -9,8 +9,8 @@ extension SQLiteStore {
     /// The secrets are the current token, then the previous one while `previousTokenValidUntil` is after `now`.
     public func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob] {
         guard limit > 0 else { return [] }
-        let nowMilliseconds = SQLiteTimestamp.milliseconds(now)
-        let leaseMilliseconds = SQLiteTimestamp.milliseconds(leaseUntil)
+        let nowMilliseconds = Timestamp.milliseconds(now)
+        let leaseMilliseconds = Timestamp.milliseconds(leaseUntil)
         return try withWriteTransaction("claimDueDeliveries") { connection in
             // `d.status = 'pending'` is written out (not bound) so the planner can use the partial queue index.
             let jobs = try connection.rows(
@@ -54,7 +54,7 @@ extension SQLiteStore {
                 )
             else { return nil }
 
-            let nowText = SQLiteTimestamp.format(now)
+            let nowText = Timestamp.format(now)
             try connection.run(
                 """
                 INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
@@ -62,7 +62,7 @@ extension SQLiteStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
-                    deliverySeq, attempt.number, SQLiteTimestamp.format(attempt.attemptedAt), attempt.statusCode,
+                    deliverySeq, attempt.number, Timestamp.format(attempt.attemptedAt), attempt.statusCode,
                     attempt.errorKind, attempt.errorMessage, attempt.latencyMilliseconds, headers,
                     attempt.responseBody,
                 ]
@@ -89,7 +89,7 @@ extension SQLiteStore {
             case .retry(let at):
                 try connection.run(
                     "UPDATE deliveries SET next_attempt_at = ? WHERE seq = ?",
-                    [SQLiteTimestamp.milliseconds(at), deliverySeq]
+                    [Timestamp.milliseconds(at), deliverySeq]
                 )
             case .failed:
                 try connection.run(
@@ -121,7 +121,7 @@ extension SQLiteStore {
                 UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?
                 WHERE seq = ? AND status = 'pending'
                 """,
-                [SQLiteTimestamp.milliseconds(dueAt), deliverySeq]
+                [Timestamp.milliseconds(dueAt), deliverySeq]
             )
         }
     }
@@ -135,7 +135,7 @@ extension SQLiteStore {
                 WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND w.status = 'enabled'
                 ORDER BY d.next_attempt_at LIMIT 1
                 """
-            ) { SQLiteTimestamp.date(milliseconds: $0.int64(at: 0)) }
+            ) { Timestamp.date(milliseconds: $0.int64(at: 0)) }
         }
     }
 
@@ -173,7 +173,7 @@ extension SQLiteStore {
             UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = ?
             WHERE webhook_seq = ? AND status = 'pending'
             """,
-            [SQLiteTimestamp.format(now), webhookSeq]
+            [Timestamp.format(now), webhookSeq]
         )
     }
 
@@ -185,7 +185,7 @@ extension SQLiteStore {
     ) throws -> Date? {
         try connection.run(
             "UPDATE webhooks SET failing_since = IFNULL(failing_since, ?) WHERE seq = ?",
-            [SQLiteTimestamp.format(now), webhookSeq]
+            [Timestamp.format(now), webhookSeq]
         )
         return try connection.row(
             "SELECT failing_since FROM webhooks WHERE seq = ? AND status = 'enabled'", [webhookSeq]

@@ -18,8 +18,8 @@ extension SQLiteStore {
                 """,
                 [
                     webhook.id, webhook.companyID, webhook.name, webhook.description, webhook.url, token,
-                    webhook.status.rawValue, webhook.disabledReason, SQLiteTimestamp.format(webhook.createdAt),
-                    previousToken, webhook.previousTokenValidUntil.map(SQLiteTimestamp.format),
+                    webhook.status.rawValue, webhook.disabledReason, Timestamp.format(webhook.createdAt),
+                    previousToken, webhook.previousTokenValidUntil.map(Timestamp.format),
                 ]
             )
             let seq = connection.lastInsertedRowID
@@ -109,7 +109,7 @@ extension SQLiteStore {
                 WHERE id = ? AND company_id = ?
                 """,
                 [
-                    keepsPrevious ? 1 : 0, keepsPrevious ? SQLiteTimestamp.format(previousValidUntil) : nil, sealed,
+                    keepsPrevious ? 1 : 0, keepsPrevious ? Timestamp.format(previousValidUntil) : nil, sealed,
                     id, companyID,
                 ]
             )

@@ -109,7 +109,7 @@ public final class SQLiteStore: Store {
     /// Reads a timestamp column, failing loudly on text that is not in the stored format.
     static func date(_ statement: Statement, at column: Int32) throws -> Date {
         let text = statement.string(at: column)
-        guard let date = SQLiteTimestamp.parse(text) else {
+        guard let date = Timestamp.parse(text) else {
             throw SQLiteError(code: SQLITE_MISMATCH, message: "malformed timestamp in column \(column)")
         }
         return date
@@ -122,6 +122,6 @@ public final class SQLiteStore: Store {
 
     /// Reads a nullable integer milliseconds column (`next_attempt_at`, `lease_until`) as a date.
     static func optionalMillisecondsDate(_ statement: Statement, at column: Int32) -> Date? {
-        statement.isNull(at: column) ? nil : SQLiteTimestamp.date(milliseconds: statement.int64(at: column))
+        statement.isNull(at: column) ? nil : Timestamp.date(milliseconds: statement.int64(at: column))
     }
 }

@@ -74,9 +74,11 @@ public final class ServerProcess: Sendable {
         var fullEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("DONUTWORK_") }
         fullEnvironment.merge(environment) { _, new in new }
 
+        // The test runner ignores SIGPIPE and a child would inherit that; `env` restores the default, so the
+        // binary runs as it does from an operator's shell. (`env` execs it: the pid stays the binary's.)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--default-signal=PIPE", executable] + arguments
         process.environment = fullEnvironment
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardInput = FileHandle.nullDevice

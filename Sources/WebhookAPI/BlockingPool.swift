@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// A fixed set of threads for blocking work (database calls), so it never runs on an event loop or on Swift's
 /// cooperative pool.
@@ -9,7 +9,7 @@ final class BlockingPool: Sendable {
         var stopped = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let available = DispatchSemaphore(value: 0)
     private let threadCount: Int
 

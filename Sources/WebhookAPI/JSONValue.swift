@@ -7,7 +7,8 @@ import Foundation
 /// A JSON document built in code, serialised with its object keys in the order given.
 ///
 /// Key order carries no meaning in JSON, but answers read better in the seed page's order (`id`, `name`, ...).
-/// Strings are escaped by Foundation's `JSONSerialization`; this type only places them.
+/// Strings are written as RFC 8259 section 7 asks: `"` and `\` and control characters escaped, everything else as
+/// its UTF-8 bytes (a test checks the output against Foundation's parser). Parsing stays Foundation's.
 enum JSONValue: Sendable {
     case string(String)
     case int(Int)
@@ -58,10 +59,25 @@ enum JSONValue: Sendable {
     }
 
     private static func quoted(_ text: String) -> [UInt8] {
-        let options: JSONSerialization.WritingOptions = [.fragmentsAllowed, .withoutEscapingSlashes]
-        guard let data = try? JSONSerialization.data(withJSONObject: text, options: options) else {
-            return Array("\"\"".utf8)
+        var output: [UInt8] = [UInt8(ascii: "\"")]
+        output.reserveCapacity(text.utf8.count + 2)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): output += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case 0x0A: output += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: output += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: output += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0x00..<0x20:
+                output += Array("\\u00".utf8)
+                output.append(hexDigits[Int(byte >> 4)])
+                output.append(hexDigits[Int(byte & 0x0F)])
+            default: output.append(byte)
+            }
         }
-        return Array(data)
+        output.append(UInt8(ascii: "\""))
+        return output
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }

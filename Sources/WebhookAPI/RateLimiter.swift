@@ -1,12 +1,12 @@
 import Foundation
-import Synchronization
+import Locking
 import WebhookCore
 
 /// One token bucket per API key, held in memory by this process.
 final class RateLimiter: Sendable {
     private let capacity: Double
     private let refillPerSecond: Double
-    private let buckets = Mutex<[Int64: TokenBucket]>([:])
+    private let buckets = Locked<[Int64: TokenBucket]>([:])
 
     /// - Parameters:
     ///   - requestsPerSecond: sustained rate per key; 0 or less turns limiting off.

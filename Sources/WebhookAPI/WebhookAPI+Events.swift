@@ -159,16 +159,3 @@ extension WebhookAPI {
         ])
     }
 }
-
-/// ISO-8601 UTC with milliseconds, as every timestamp of the API.
-enum Timestamp {
-    static func format(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec, Int(milliseconds % 1000))
-    }
-}

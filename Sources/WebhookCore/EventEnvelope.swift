@@ -27,7 +27,7 @@ public enum EventEnvelope {
         body += Array(#","type":"#.utf8)
         body += encodedString(type)
         body += Array(#","created_at":""#.utf8)
-        body += Array(timestamp(createdAt).utf8)
+        body += Array(Timestamp.format(createdAt).utf8)
         body += Array(#"","data":"#.utf8)
         body += data
         body.append(UInt8(ascii: "}"))
@@ -123,28 +123,5 @@ public enum EventEnvelope {
         }
         output.append(UInt8(ascii: "\""))
         return output
-    }
-
-    /// `2026-12-03T12:00:00.123Z`: UTC, rounded to the millisecond, as the store writes instants.
-    private static func timestamp(_ date: Date) -> String {
-        // 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z, in milliseconds since 1970.
-        let earliest: Double = -62_167_219_200_000
-        let latest: Double = 253_402_300_799_999
-        let scaled = (date.timeIntervalSince1970 * 1000).rounded()
-        let total = Int64(scaled.isNaN ? 0 : min(max(scaled, earliest), latest))
-
-        let millis = Int(((total % 1000) + 1000) % 1000)
-        let seconds = (total - Int64(millis)) / 1000
-        let secondOfDay = Int(((seconds % 86400) + 86400) % 86400)
-        let (year, month, day) = UTCCalendar.civil(days: Int((seconds - Int64(secondOfDay)) / 86400))
-
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
-            + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + "." + pad(millis, 3) + "Z"
-    }
-
-    /// `value` in decimal, left-padded with zeros to `width` digits.
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(width - digits.count, 0)) + digits
     }
 }

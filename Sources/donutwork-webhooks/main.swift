@@ -88,6 +88,8 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
     }
 }
 
+// A peer that hangs up must cost a failed write, not the process.
+signal(SIGPIPE, SIG_IGN)
 var blocked = terminationSignals()
 pthread_sigmask(SIG_BLOCK, &blocked, nil)
 exit(runCommandLine(Array(CommandLine.arguments.dropFirst())))

@@ -67,10 +67,10 @@ import WebhookCore
 
     @Test func timestampsRoundTripToTheMillisecond() throws {
         let date = Date(timeIntervalSince1970: 1_767_225_600.987_654)
-        let text = SQLiteTimestamp.format(date)
+        let text = Timestamp.format(date)
         #expect(text == "2026-01-01T00:00:00.988Z")
-        #expect(SQLiteTimestamp.parse(text) == SQLiteTimestamp.rounded(date))
-        #expect(SQLiteTimestamp.parse("2026-01-01 00:00:00.988Z") == nil)
-        #expect(SQLiteTimestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+        #expect(Timestamp.parse(text) == Timestamp.rounded(date))
+        #expect(Timestamp.parse("2026-01-01 00:00:00.988Z") == nil)
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
     }
 }

@@ -159,6 +159,56 @@ import Testing
         #expect(revoked.stdout == "revoked \(key.prefix(12))\n")
     }
 
+    @Test func emitAcceptsAnEventLikeTheAPIAndKeepsIdempotency() throws {
+        defer { directory.remove() }
+        _ = try createKey()
+        let arguments = [
+            "emit", "--company", "acme", "--type", "RecurringPayments.charge.paid", "--data", #"{"amount":5}"#,
+            "--idempotency-key", "k-1", "--database", directory.database,
+        ]
+        let first = try run(arguments)
+        #expect(first.status == 0, "\(first)")
+        let line = try #require(first.stdoutLines.first)
+        #expect(
+            line.wholeMatch(of: /accepted evt_[a-z2-7]{26} RecurringPayments.charge.paid deliveries=0/) != nil,
+            "\(line)")
+        let eventID = line.split(separator: " ")[1]
+
+        let again = try run(arguments)
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout == "replayed \(eventID) RecurringPayments.charge.paid deliveries=0\n")
+
+        let unknown = try run([
+            "emit", "--company", "acme", "--type", "Nope.x", "--data", "{}", "--database", directory.database,
+        ])
+        #expect(unknown.status == 1, "\(unknown)")
+        #expect(unknown.stderr == "error: Some events are not available\n")
+    }
+
+    @Test func aClientThatHangsUpBeforeItsAnswerDoesNotKillServe() async throws {
+        defer { directory.remove() }
+        let key = try createKey()
+        let silent = try TCPListener()
+        defer { silent.stop() }
+        let (server, port) = try await ServerProcess.startServer(
+            ["--database", directory.database, "--allow-private-targets", "--tls-check-timeout", "1"],
+            directory: directory.path)
+        defer { server.kill() }
+
+        // The answer comes after the one-second TLS check; the client is long gone by then.
+        let body =
+            #"{"webhook":{"name":"n","url":"https://localhost:\#(silent.port)/","events":"RecurringPayments.charge.paid"}}"#
+        let request =
+            "POST /2026-02-01/webhooks.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        _ = try await RawConnection.exchange(port: port, request: Array(request.utf8), closeAfterSending: true)
+        try await Task.sleep(for: .seconds(2))
+
+        #expect(server.isRunning, "serve died: \(server.stderr)")
+        let health = try await HTTPClient.send("GET", "http://127.0.0.1:\(port)/healthz")
+        #expect(health.status == 200)
+    }
+
     @Test func unknownCommandExitsTwo() throws {
         defer { directory.remove() }
         let result = try run(["frobnicate", "--database", directory.database])

@@ -1,31 +1,32 @@
 import Foundation
 
-/// How the store writes instants: ISO-8601 UTC with milliseconds, e.g. `2026-02-01T09:30:00.125Z`.
-///
-/// Text sorts in time order, reads well in the `sqlite3` shell and matches what PostgreSQL will accept. Dates
-/// are rounded to the nearest millisecond, so a value read back equals `SQLiteTimestamp.rounded(date)`.
-enum SQLiteTimestamp {
-    /// `date` rounded to the millisecond the store keeps.
-    static func rounded(_ date: Date) -> Date {
+/// Instants as the service writes them everywhere (API answers, event envelopes, the store): ISO-8601 UTC with
+/// milliseconds, e.g. `2026-02-01T09:30:00.125Z`. Text sorts in time order and reads well in a database shell.
+public enum Timestamp {
+    /// `date` rounded to the millisecond that is kept.
+    public static func rounded(_ date: Date) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds(date)) / 1000)
     }
 
-    /// The text stored for `date`.
-    static func format(_ date: Date) -> String {
-        let total = milliseconds(date)
+    /// The text of `date`, rounded to the millisecond; years outside 0000–9999 are clamped.
+    public static func format(_ date: Date) -> String {
+        // 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z, in milliseconds since 1970.
+        let earliest: Double = -62_167_219_200_000
+        let latest: Double = 253_402_300_799_999
+        let scaled = (date.timeIntervalSince1970 * 1000).rounded()
+        let total = Int64(scaled.isNaN ? 0 : min(max(scaled, earliest), latest))
+
         let millis = Int(((total % 1000) + 1000) % 1000)
-        var seconds = time_t((total - Int64(millis)) / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis
-        )
+        let seconds = (total - Int64(millis)) / 1000
+        let secondOfDay = Int(((seconds % 86400) + 86400) % 86400)
+        let (year, month, day) = UTCCalendar.civil(days: Int((seconds - Int64(secondOfDay)) / 86400))
+
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(secondOfDay / 3600, 2) + ":"
+            + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + "." + pad(millis, 3) + "Z"
     }
 
     /// The instant `text` names, or `nil` when it is not exactly in the stored format.
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count == 24, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54, bytes[13] == 0x3A,
             bytes[16] == 0x3A, bytes[19] == 0x2E, bytes[23] == 0x5A
@@ -57,12 +58,18 @@ enum SQLiteTimestamp {
     }
 
     /// `date` as whole milliseconds since the epoch: how the delivery queue stores its instants as integers.
-    static func milliseconds(_ date: Date) -> Int64 {
+    public static func milliseconds(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
     /// The instant `milliseconds` after the epoch.
-    static func date(milliseconds: Int64) -> Date {
+    public static func date(milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    /// `value` in decimal, left-padded with zeros to `width` digits.
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(width - digits.count, 0)) + digits
     }
 }
