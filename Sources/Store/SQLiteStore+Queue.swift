@@ -143,7 +143,7 @@ extension SQLiteStore {
     /// entry, and the count of the partial index of disabled webhooks. The statuses are written out (not bound)
     /// so the planner can use the partial indexes.
     public func queueStatistics(now: Date) throws -> QueueStatistics {
-        let nowMilliseconds = SQLiteTimestamp.milliseconds(now)
+        let nowMilliseconds = Timestamp.milliseconds(now)
         return try withConnection("queueStatistics") { connection in
             let pending =
                 try connection.row("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'") { $0.int(at: 0) } ?? 0
@@ -154,7 +154,7 @@ extension SQLiteStore {
                 ORDER BY next_attempt_at LIMIT 1
                 """,
                 [nowMilliseconds]
-            ) { SQLiteTimestamp.date(milliseconds: $0.int64(at: 0)) }
+            ) { Timestamp.date(milliseconds: $0.int64(at: 0)) }
             let disabled =
                 try connection.row("SELECT COUNT(*) FROM webhooks WHERE status = 'disabled'") { $0.int(at: 0) } ?? 0
             return QueueStatistics(pendingDeliveries: pending, oldestDueAt: oldest, disabledWebhooks: disabled)
