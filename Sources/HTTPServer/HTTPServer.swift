@@ -142,7 +142,8 @@ public final class HTTPServer: Sendable {
     /// messages go to our logger at debug level, so an error it repeats (e.g. per failed accept) cannot flood.
     ///
     /// - Important: it also ignores SIGPIPE for the process: libevent writes answers with `writev`, and a client
-    ///   that hung up would otherwise kill the server with the first write after it left.
+    ///   that hung up would otherwise kill the server with the first write after it left
+    ///   (OpenSSL's `write` too, e.g. session tickets to a client that closed right after the handshake).
     private static let enableThreads: Void = {
         signal(SIGPIPE, SIG_IGN)
         evthread_use_pthreads()

@@ -222,6 +222,30 @@ import WebhookCore
         #expect(!FileManager.default.fileExists(atPath: listener.caFile))
     }
 
+    @Test func survivesClientsThatCloseRightAfterTheHandshake() async throws {
+        defer { directory.remove() }
+        let listener = try await startListener()
+        defer { listener.stop() }
+        // What the service's endpoint check does: a TLS handshake, then close without a request. The server's
+        // session tickets then meet a closed socket (SIGPIPE, which must not end the process).
+        let script = """
+            import socket, ssl, sys, time
+            context = ssl.create_default_context(cafile=sys.argv[1])
+            for _ in range(30):
+                with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
+                    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                        pass
+            time.sleep(0.2)
+            """
+        try Shell.run("python3", ["-c", script, listener.caFile, String(listener.port)])
+        #expect(listener.process.isRunning, "\(listener.process.stderr)")
+        let id = "evt_after"
+        let now = Int64(Date().timeIntervalSince1970)
+        let signature = Signer.sign(secret: secret, messageID: id, timestamp: now, body: body(id: id))
+        let response = try await post(listener, id: id, timestamp: now, signature: signature, body: body(id: id))
+        #expect(response.status == 204, "\(response.text)")
+    }
+
     @Test func refusesABadSecretFlag() throws {
         defer { directory.remove() }
         let result = try ServerProcess.run(["listen", "--secret", "nope"], directory: directory.path)
