@@ -32,7 +32,7 @@ enum JSONValue: Sendable {
     private func write(into output: inout [UInt8]) {
         switch self {
         case .string(let text):
-            output += JSONValue.quoted(text)
+            JSONValue.writeQuoted(text, into: &output)
         case .int(let number):
             output += Array(String(number).utf8)
         case .bool(let flag):
@@ -50,7 +50,7 @@ enum JSONValue: Sendable {
             output.append(UInt8(ascii: "{"))
             for (index, member) in members.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                output += JSONValue.quoted(member.0)
+                JSONValue.writeQuoted(member.0, into: &output)
                 output.append(UInt8(ascii: ":"))
                 member.1.write(into: &output)
             }
@@ -58,25 +58,32 @@ enum JSONValue: Sendable {
         }
     }
 
-    private static func quoted(_ text: String) -> [UInt8] {
-        var output: [UInt8] = [UInt8(ascii: "\"")]
-        output.reserveCapacity(text.utf8.count + 2)
+    /// Appends `text` as a JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    private static func writeQuoted(_ text: String, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): output += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): output += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: output += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: output += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: output += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                output.append(UInt8(ascii: "\\"))
+                output.append(byte)
+            case 0x0A:
+                output.append(UInt8(ascii: "\\"))
+                output.append(UInt8(ascii: "n"))
+            case 0x0D:
+                output.append(UInt8(ascii: "\\"))
+                output.append(UInt8(ascii: "r"))
+            case 0x09:
+                output.append(UInt8(ascii: "\\"))
+                output.append(UInt8(ascii: "t"))
             case 0x00..<0x20:
-                output += Array("\\u00".utf8)
+                output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), 0x30, 0x30])
                 output.append(hexDigits[Int(byte >> 4)])
                 output.append(hexDigits[Int(byte & 0x0F)])
-            default: output.append(byte)
+            default:
+                output.append(byte)
             }
         }
         output.append(UInt8(ascii: "\""))
-        return output
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
