@@ -20,7 +20,7 @@ let package = Package(
         // Our modules, from transport to domain to storage to handlers.
         .target(name: "Logging"),
         .target(name: "Locking"),
-        .target(name: "Metrics"),
+        .target(name: "Metrics", dependencies: ["Locking"]),
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging", "Locking"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
         .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging", "Locking"]),

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A small set of Prometheus metrics, rendered in the text exposition format 0.0.4.
 ///
@@ -15,7 +15,7 @@ import Synchronization
 /// // app_requests_total{status="200"} 1
 /// ```
 public final class MetricsRegistry: Sendable {
-    private let families = Mutex<[any MetricFamily]>([])
+    private let families = Locked<[any MetricFamily]>([])
 
     /// The `Content-Type` of `render()`'s text.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -74,7 +74,7 @@ public final class Counter: MetricFamily {
     let name: String
     let help: String
     let labelNames: [String]
-    private let series = Mutex<[[String]: Double]>([:])
+    private let series = Locked<[[String]: Double]>([:])
 
     init(name: String, help: String, labelNames: [String]) {
         self.name = name
@@ -114,7 +114,7 @@ public final class Gauge: MetricFamily {
     let name: String
     let help: String
     let labelNames: [String]
-    private let series = Mutex<[[String]: Double]>([:])
+    private let series = Locked<[[String]: Double]>([:])
 
     init(name: String, help: String, labelNames: [String]) {
         self.name = name
@@ -163,7 +163,7 @@ public final class Histogram: MetricFamily {
     let labelNames: [String]
     /// Finite upper bounds, ascending.
     let bounds: [Double]
-    private let series = Mutex<[[String]: Series]>([:])
+    private let series = Locked<[[String]: Series]>([:])
 
     init(name: String, help: String, labelNames: [String], buckets: [Double]) {
         precondition(!labelNames.contains("le"), "a histogram cannot have a label named le")

@@ -125,22 +125,17 @@ final class SQLiteConnection: @unchecked Sendable {
     /// `IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then writes can fail
     /// with `SQLITE_BUSY` on the upgrade, which the busy timeout cannot wait out.
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            if isInTransaction {
-                try? execute("ROLLBACK")
-            }
-            throw error
-        }
+        try transaction(begin: "BEGIN IMMEDIATE", body)
     }
 
     /// Runs `body` inside a deferred `BEGIN` ... `COMMIT`, so its reads see one snapshot of the database.
     func readTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN")
+        try transaction(begin: "BEGIN", body)
+    }
+
+    /// Runs `body` between `begin` and `COMMIT`, rolling back when it throws.
+    private func transaction<T>(begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
         do {
             let result = try body()
             try execute("COMMIT")

@@ -128,7 +128,8 @@ public final class WebhookService: Sendable {
                 "database": location.description,
                 "threads": configuration.threads, "allow_private_targets": configuration.allowPrivateTargets,
                 "metrics": metricsServer.map { _ in
-                    "\(ServiceConfiguration.parseListen(configuration.metricsListen ?? "")?.host ?? "?"):\(metricsPort ?? 0)"
+                    let host = ServiceConfiguration.parseListen(configuration.metricsListen ?? "")?.host ?? "?"
+                    return "\(host):\(metricsPort ?? 0)"
                 } ?? "/metrics",
             ])
     }

@@ -238,10 +238,11 @@ struct CommandFailure: Error, CustomStringConvertible {
     }
 }
 
-/// A fresh private temporary directory, e.g. `/tmp/dw-listen-XXXXXX`.
+/// A fresh private temporary directory: `label` and six random characters under the system temporary directory.
 func makeTemporaryDirectory(_ label: String) throws -> String {
     var template = Array(
-        FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-XXXXXX").path.utf8CString)
+        FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-" + String(repeating: "X", count: 6))
+            .path.utf8CString)
     guard let made = mkdtemp(&template) else {
         throw CommandFailure("cannot make a temporary directory: \(String(cString: strerror(errno)))")
     }
