@@ -14,6 +14,7 @@ let package = Package(
             name: "CLibEventOpenSSL", pkgConfig: "libevent_openssl", providers: [.apt(["libevent-dev", "libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
 
@@ -23,7 +24,7 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["Locking"]),
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging", "Locking"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
-        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "Logging", "Locking"]),
+        .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "CPostgres", "Logging", "Locking"]),
         .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),
         .target(
             name: "WebhookAPI",

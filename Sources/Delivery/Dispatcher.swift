@@ -220,8 +220,10 @@ private struct DispatchLoop {
         let limit = min(room, configuration.claimBatch)
         let jobs: [DeliveryJob]
         do {
+            // The store holds each webhook to its cap across every process sharing the database.
             jobs = try dispatcher.loopStore.claimDueDeliveries(
-                now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit)
+                now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit,
+                perWebhookLimit: configuration.maxInFlightPerEndpoint)
         } catch {
             logger.warning("claim failed", ["error": String(describing: error)])
             nextClaim = now.addingTimeInterval(configuration.pollInterval)

@@ -3,48 +3,59 @@ import Foundation
 import Locking
 import Logging
 
-/// A bounded set of connections to one database file, each lent to one caller at a time.
+/// A database connection the pool can lend out: used by one thread at a time, checked before reuse.
+protocol PooledConnection: AnyObject, Sendable {
+    /// Brings the connection back to a clean state after a caller (leaving any open transaction); `false` when it
+    /// cannot be used again (stuck in a transaction, or its server went away) and must be closed.
+    func prepareForReuse() -> Bool
+
+    /// Releases the connection. Safe to call more than once.
+    func close()
+}
+
+/// A bounded set of connections to one database, each lent to one caller at a time.
 ///
 /// Connections open lazily up to `capacity`; when all are out, a caller waits (up to `checkoutTimeout`) for one
 /// to come back. A counting semaphore holds the free slots and a mutex guards the idle list, so a waiting
-/// thread sleeps in the kernel instead of spinning.
-final class ConnectionPool: Sendable {
+/// thread sleeps in the kernel instead of spinning. A connection that comes back unusable is closed and its slot
+/// freed, so the next checkout opens a fresh one: that is how the pool recovers after a database restart.
+final class ConnectionPool<Connection: PooledConnection>: Sendable {
     private struct State {
-        var idle: [SQLiteConnection] = []
+        var idle: [Connection] = []
         var opened = 0
         var isClosed = false
     }
 
     /// What a checkout found under the lock; the slow work (opening a file) happens after it is released.
     private enum Pick {
-        case idle(SQLiteConnection)
+        case idle(Connection)
         case open
         case closed
     }
 
     /// How long a caller waits for a free connection before the store reports itself unavailable.
-    static let checkoutTimeout: DispatchTimeInterval = .seconds(10)
+    static var checkoutTimeout: DispatchTimeInterval { .seconds(10) }
 
-    /// The database file every connection opens.
-    let path: String
     /// The most connections open at once.
     let capacity: Int
     private let state: Locked<State>
     private let slots: DispatchSemaphore
     private let logger: Logger
+    /// Opens one more connection; throws a `StoreError` naming what failed.
+    private let open: @Sendable () throws -> Connection
 
-    /// Creates a pool that starts with `first`, already open and migrated, as its one idle connection.
-    init(path: String, capacity: Int, first: SQLiteConnection, logger: Logger) {
+    /// Creates a pool that starts with `first` (already open and migrated) as its one idle connection, if given.
+    init(capacity: Int, first: Connection?, logger: Logger, open: @escaping @Sendable () throws -> Connection) {
         precondition(capacity >= 1, "a connection pool needs at least one connection")
-        self.path = path
         self.capacity = capacity
-        self.state = Locked(State(idle: [first], opened: 1))
+        self.state = Locked(State(idle: first.map { [$0] } ?? [], opened: first == nil ? 0 : 1))
         self.slots = DispatchSemaphore(value: capacity)
         self.logger = logger
+        self.open = open
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever `body` does.
-    func withConnection<T>(operation: String, _ body: (SQLiteConnection) throws -> T) throws -> T {
+    func withConnection<T>(operation: String, _ body: (Connection) throws -> T) throws -> T {
         let connection = try checkOut(operation: operation)
         defer { checkIn(connection) }
         return try body(connection)
@@ -65,7 +76,7 @@ final class ConnectionPool: Sendable {
 
     // MARK: Helpers
 
-    private func checkOut(operation: String) throws -> SQLiteConnection {
+    private func checkOut(operation: String) throws -> Connection {
         guard slots.wait(timeout: .now() + Self.checkoutTimeout) == .success else {
             throw StoreError.unavailable(operation: operation, message: "all \(capacity) connections are busy")
         }
@@ -85,12 +96,9 @@ final class ConnectionPool: Sendable {
             throw StoreError.closed
         case .open:
             do {
-                let connection = try SQLiteConnection(path: path)
+                let connection = try open()
                 logger.debug("store connection opened", ["pool_size": capacity])
                 return connection
-            } catch let error as SQLiteError {
-                release(nil)
-                throw error.storeError(operation: operation)
             } catch {
                 release(nil)
                 throw error
@@ -98,13 +106,10 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    /// Returns a connection; one left inside a transaction it cannot leave is dropped rather than reused.
-    private func checkIn(_ connection: SQLiteConnection) {
-        if connection.isInTransaction {
-            try? connection.execute("ROLLBACK")
-        }
-        guard !connection.isInTransaction else {
-            logger.warning("store connection dropped: stuck in a transaction")
+    /// Returns a connection; one that cannot be reused is closed rather than handed out again.
+    private func checkIn(_ connection: Connection) {
+        guard connection.prepareForReuse() else {
+            logger.warning("store connection dropped: it cannot be reused")
             connection.close()
             release(nil)
             return
@@ -113,8 +118,8 @@ final class ConnectionPool: Sendable {
     }
 
     /// Gives back a slot, with the connection that filled it or `nil` when that connection is gone.
-    private func release(_ connection: SQLiteConnection?) {
-        let toClose = state.withLock { state -> SQLiteConnection? in
+    private func release(_ connection: Connection?) {
+        let toClose = state.withLock { state -> Connection? in
             guard let connection else {
                 state.opened -= 1
                 return nil

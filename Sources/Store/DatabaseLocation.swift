@@ -14,11 +14,12 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     /// A PostgreSQL connection URL, kept whole for libpq.
     case postgres(String)
 
-    /// Parses `sqlite:PATH`, `sqlite://PATH`, a bare path ending in `.db`, or `postgres://` / `postgresql://`.
+    /// Parses `sqlite:PATH`, `sqlite://PATH`, a bare path ending in `.db`, `postgres://` / `postgresql://` URLs,
+    /// or libpq's `key=value` form (`host=db1 dbname=webhooks user=dw`).
     /// - Throws: `StoreError.invalidLocation` for anything else, including `sqlite:` with no path.
     public init(parsing text: String) throws {
         let lowered = text.lowercased()
-        if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
+        if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") || Self.isKeywordForm(text) {
             self = .postgres(text)
             return
         }
@@ -49,8 +50,21 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// `text` with the userinfo of a `scheme://user:password@host` URL hidden; other text unchanged.
+    /// Whether `text` is in libpq's `key=value` form: its first word is one of libpq's connection keywords.
+    static func isKeywordForm(_ text: String) -> Bool {
+        let keywords: Set = ["host", "hostaddr", "port", "dbname", "user", "password", "service", "sslmode"]
+        let firstWord = text.drop { $0 == " " }.prefix { $0 != "=" && $0 != " " }
+        return text.contains("=") && keywords.contains(firstWord.lowercased())
+    }
+
+    /// `text` with the userinfo of a `scheme://user:password@host` URL, or a `password=` value of the
+    /// `key=value` form, hidden; other text unchanged.
     static func redacted(_ text: String) -> String {
+        if isKeywordForm(text) {
+            return text.split(separator: " ", omittingEmptySubsequences: false).map { word in
+                word.lowercased().hasPrefix("password=") ? "password=***" : String(word)
+            }.joined(separator: " ")
+        }
         guard let schemeEnd = text.range(of: "://") else { return text }
         let rest = text[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
@@ -59,15 +73,17 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Opens the store at `location`: SQLite now; PostgreSQL is refused until that implementation lands.
+/// Opens the store at `location`: an SQLite file, or a PostgreSQL database shared with other processes.
 ///
-/// `cipher` seals webhook tokens at rest; the same key must be given every time the database is opened.
-public func openStore(_ location: DatabaseLocation, logger: Logger, cipher: TokenCipher) throws -> any Store {
+/// `cipher` seals webhook tokens at rest; the same key must be given every time the database is opened (by every
+/// process of a PostgreSQL deployment). `poolSize` bounds the connections this process opens.
+public func openStore(
+    _ location: DatabaseLocation, poolSize: Int = 10, logger: Logger, cipher: TokenCipher
+) throws -> any Store {
     switch location {
     case .sqlite(let path):
-        return try SQLiteStore(path: path, logger: logger, cipher: cipher)
-    case .postgres:
-        // TODO: PostgreSQL store (libpq, FOR UPDATE SKIP LOCKED queues) is not written yet; see DESIGN.md.
-        throw StoreError.invalidLocation("PostgreSQL support is not available in this build")
+        return try SQLiteStore(path: path, poolSize: poolSize, logger: logger, cipher: cipher)
+    case .postgres(let conninfo):
+        return try PostgresStore(conninfo: conninfo, poolSize: poolSize, logger: logger, cipher: cipher)
     }
 }

@@ -13,7 +13,7 @@ struct Migration: Sendable {
     let apply: @Sendable (SQLiteConnection) throws -> Void
 
     /// Every migration, oldest first.
-    static let all: [Migration] = [v1, v2, v3]
+    static let all: [Migration] = [v1, v2, v3, v4]
 
     /// The highest version this build knows.
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -186,5 +186,22 @@ extension Migration {
     /// A partial index of disabled webhooks, so the metrics scrape counts them without reading the table.
     static let v3 = Migration(version: 3, summary: "index of disabled webhooks") { connection in
         try connection.execute("CREATE INDEX webhooks_disabled ON webhooks (seq) WHERE status = 'disabled';")
+    }
+
+    /// The leased part of the queue by webhook (claims count each webhook's attempts in flight to hold its cap),
+    /// and the serving processes' heartbeats (they share each key's rate limit among the living).
+    static let v4 = Migration(version: 4, summary: "leased deliveries by webhook, service instances") { connection in
+        try connection.execute(
+            """
+            CREATE INDEX deliveries_leased ON deliveries (webhook_seq, lease_until)
+            WHERE status = 'pending' AND lease_until IS NOT NULL;
+
+            -- heartbeat_at is integer milliseconds since the epoch, like the queue's times.
+            CREATE TABLE service_instances (
+                id TEXT PRIMARY KEY,
+                heartbeat_at INTEGER NOT NULL
+            );
+            """
+        )
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// - Important: Opened with `SQLITE_OPEN_NOMUTEX`, so SQLite does not serialise calls on it; a connection must be
 ///   used by one thread at a time. `ConnectionPool` guarantees that by handing each connection to one caller.
-final class SQLiteConnection: @unchecked Sendable {
+final class SQLiteConnection: PooledConnection, @unchecked Sendable {
     // @unchecked Sendable: the pool moves a connection between threads, but only ever lends it to one caller at a
     // time (checked out under the pool's mutex, returned before anyone else may take it), so its mutable state
     // and the C handle are never touched concurrently.
@@ -53,6 +53,14 @@ final class SQLiteConnection: @unchecked Sendable {
 
     deinit {
         close()
+    }
+
+    /// Leaves any transaction a failed caller left open; `false` when even `ROLLBACK` cannot leave it.
+    func prepareForReuse() -> Bool {
+        if isInTransaction {
+            try? execute("ROLLBACK")
+        }
+        return !isInTransaction
     }
 
     /// Finalizes every cached statement and closes the database. Safe to call more than once.

@@ -39,7 +39,7 @@ extension SQLiteStore {
                 INSERT INTO api_keys (company_id, prefix, hash, permissions, created_at)
                 VALUES (?, ?, ?, ?, ?)
                 """,
-                [companyID, prefix, hash, Self.permissionList(permissions), Timestamp.format(createdAt)]
+                [companyID, prefix, hash, Permission.storedList(permissions), Timestamp.format(createdAt)]
             )
             return APIKey(
                 id: connection.lastInsertedRowID, companyID: companyID, prefix: prefix, hash: hash,
@@ -105,18 +105,8 @@ extension SQLiteStore {
     private static func readAPIKey(_ row: Statement) throws -> APIKey {
         APIKey(
             id: row.int64(at: 0), companyID: row.int64(at: 1), prefix: row.string(at: 2), hash: row.string(at: 3),
-            permissions: parsePermissions(row.string(at: 4)), createdAt: try date(row, at: 5),
+            permissions: Permission.parseStoredList(row.string(at: 4)), createdAt: try date(row, at: 5),
             revokedAt: try optionalDate(row, at: 6)
         )
-    }
-
-    /// Names in a fixed order, so equal sets store equal text.
-    private static func permissionList(_ permissions: Set<Permission>) -> String {
-        Permission.allCases.filter(permissions.contains).map(\.rawValue).joined(separator: ",")
-    }
-
-    /// Unknown names (from a newer build) grant nothing rather than failing the lookup.
-    private static func parsePermissions(_ text: String) -> Set<Permission> {
-        Set(text.split(separator: ",").compactMap { Permission(rawValue: String($0)) })
     }
 }

@@ -4,28 +4,48 @@ import WebhookCore
 
 extension SQLiteStore {
     /// Leases up to `limit` due, unleased (or lease-expired) pending deliveries of enabled webhooks, oldest due
-    /// first, until `leaseUntil`, in one write transaction; returns what is needed to attempt each.
+    /// first, until `leaseUntil`, in one write transaction, never giving a webhook more than `perWebhookLimit`
+    /// unexpired leases; returns what is needed to attempt each.
     ///
     /// The secrets are the current token, then the previous one while `previousTokenValidUntil` is after `now`.
-    public func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob] {
-        guard limit > 0 else { return [] }
+    public func claimDueDeliveries(
+        now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int
+    ) throws -> [DeliveryJob] {
+        guard limit > 0, perWebhookLimit > 0 else { return [] }
         let nowMilliseconds = Timestamp.milliseconds(now)
         let leaseMilliseconds = Timestamp.milliseconds(leaseUntil)
         return try withWriteTransaction("claimDueDeliveries") { connection in
-            // `d.status = 'pending'` is written out (not bound) so the planner can use the partial queue index.
+            // The oldest due candidates (`d.status = 'pending'` written out so the partial queue index serves),
+            // ranked within their webhook; a candidate is taken while its rank plus the webhook's unexpired
+            // leases stays within the cap.
             let jobs = try connection.rows(
                 """
+                WITH candidates AS (
+                    SELECT d.seq, d.webhook_seq, d.next_attempt_at FROM deliveries d
+                    JOIN webhooks w ON w.seq = d.webhook_seq
+                    WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                      AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND w.status = 'enabled'
+                    ORDER BY d.next_attempt_at, d.seq
+                    LIMIT ?4
+                ), ranked AS (
+                    SELECT seq, webhook_seq, next_attempt_at,
+                           ROW_NUMBER() OVER (PARTITION BY webhook_seq ORDER BY next_attempt_at, seq) AS rank
+                    FROM candidates
+                )
                 SELECT d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token, w.previous_token,
                        w.previous_token_valid_until, e.id, e.type, e.payload
-                FROM deliveries d
+                FROM ranked r
+                JOIN deliveries d ON d.seq = r.seq
                 JOIN webhooks w ON w.seq = d.webhook_seq
                 JOIN events e ON e.seq = d.event_seq
-                WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                  AND (d.lease_until IS NULL OR d.lease_until <= ?1) AND w.status = 'enabled'
-                ORDER BY d.next_attempt_at, d.seq
+                WHERE r.rank + (
+                    SELECT COUNT(*) FROM deliveries x
+                    WHERE x.webhook_seq = r.webhook_seq AND x.status = 'pending' AND x.lease_until > ?1
+                ) <= ?3
+                ORDER BY r.next_attempt_at, r.seq
                 LIMIT ?2
                 """,
-                [nowMilliseconds, limit]
+                [nowMilliseconds, limit, perWebhookLimit, Self.claimWindow(limit)]
             ) { row in try readJob(row, now: now) }
 
             for job in jobs {
@@ -45,7 +65,7 @@ extension SQLiteStore {
     public func recordAttempt(
         deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
     ) throws {
-        let headers = try Self.encodeHeaders(attempt.responseHeaders)
+        let headers = try AttemptText.encodeHeaders(attempt.responseHeaders)
         let disabled = try withWriteTransaction("recordAttempt") { connection -> (webhookSeq: Int64, reason: String)? in
             guard
                 let delivery = try connection.row(
@@ -103,7 +123,7 @@ extension SQLiteStore {
 
             let since = try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
             guard let since, since < now.addingTimeInterval(-disableAfter) else { return nil }
-            let reason = "failing for more than \(Self.describeDuration(disableAfter)) without a success"
+            let reason = AttemptText.disabledReason(failingFor: disableAfter)
             try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
             return (delivery.webhookSeq, reason)
         }
@@ -207,23 +227,5 @@ extension SQLiteStore {
             eventID: row.string(at: 10), eventType: row.string(at: 11), payload: row.blob(at: 12),
             attemptNumber: row.int(at: 2) + 1
         )
-    }
-
-    /// The response headers as a JSON object with sorted keys, or `nil` (stored NULL) when there are none.
-    private static func encodeHeaders(_ headers: [String: String]) throws -> String? {
-        guard !headers.isEmpty else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(headers), as: UTF8.self)
-    }
-
-    /// A span of seconds in the largest whole-ish unit, for people: `5 days`, `1 day`, `1.5 days`, `12 hours`.
-    static func describeDuration(_ seconds: TimeInterval) -> String {
-        let units: [(name: String, seconds: Double)] = [("day", 86_400), ("hour", 3_600), ("minute", 60)]
-        let unit = units.first { seconds >= $0.seconds } ?? ("second", 1)
-        let count = seconds / unit.seconds
-        let rounded = (count * 10).rounded() / 10
-        let number = rounded == rounded.rounded() ? String(Int(rounded)) : String(format: "%.1f", rounded)
-        return "\(number) \(unit.name)\(rounded == 1 ? "" : "s")"
     }
 }

@@ -17,7 +17,7 @@ public final class SQLiteStore: Store {
     public let path: String
     /// The schema version after start-up migrations.
     public let schemaVersion: Int
-    let pool: ConnectionPool
+    let pool: ConnectionPool<SQLiteConnection>
     let logger: Logger
     /// Seals webhook tokens on the way in and opens them on the way out; nothing above the store sees them sealed.
     let cipher: TokenCipher
@@ -58,7 +58,13 @@ public final class SQLiteStore: Store {
         self.path = path
         self.logger = logger
         self.cipher = cipher
-        self.pool = ConnectionPool(path: path, capacity: poolSize, first: first, logger: logger)
+        self.pool = ConnectionPool(capacity: poolSize, first: first, logger: logger) {
+            do {
+                return try SQLiteConnection(path: path)
+            } catch let error as SQLiteError {
+                throw error.storeError(operation: "open")
+            }
+        }
         logger.info("store opened", ["path": path, "schema_version": schemaVersion, "pool_size": poolSize])
     }
 

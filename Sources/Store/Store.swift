@@ -85,7 +85,12 @@ public protocol Store: Sendable {
 
     /// Leases up to `limit` pending deliveries that are due at `now` and not leased (or whose lease expired),
     /// oldest due first, until `leaseUntil`; returns what is needed to attempt each.
-    func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob]
+    ///
+    /// A webhook never holds more than `perWebhookLimit` unexpired leases at once, counting those of every
+    /// process: claims are decided one at a time (SQLite's write lock, PostgreSQL's advisory lock), so the cap is
+    /// exact. Candidates are the oldest `claimWindow(limit)` due deliveries, so one webhook's backlog at the head
+    /// of the queue can hold back others behind it until it drains below that window.
+    func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int) throws -> [DeliveryJob]
 
     /// Records an attempt and applies its outcome in one transaction, clearing the lease. If the delivery is no
     /// longer pending (cancelled meanwhile) the attempt is recorded and its status kept. `disableAfter`: a webhook
@@ -104,6 +109,17 @@ public protocol Store: Sendable {
     /// that is due at `now` and not leased was due, and how many webhooks are disabled.
     func queueStatistics(now: Date) throws -> QueueStatistics
 
+    // MARK: Processes sharing the database
+
+    /// Records that the serving process `instanceID` is alive at `now`, forgets processes silent for longer than
+    /// `staleAfter` seconds, and returns how many are alive, this one included.
+    func heartbeat(instanceID: String, now: Date, staleAfter: TimeInterval) throws -> Int
+
+    /// Forgets a process that is stopping, so the others take up its share at their next heartbeat.
+    func removeInstance(instanceID: String) throws
+
+    // MARK: Delivery history
+
     /// One page of a company's webhook's deliveries in creation order, optionally of one status; `nil` when the
     /// webhook is not the company's.
     func deliveries(webhookID: String, companyID: Int64, status: Delivery.Status?, offset: Int, limit: Int) throws
@@ -115,6 +131,20 @@ public protocol Store: Sendable {
     /// Makes a delivery of the company pending and due at `now`, whatever its status (unless its webhook is
     /// disabled: then it throws `StoreError.conflict`). `nil` when not found.
     func retryDelivery(id: String, companyID: Int64, now: Date) throws -> Delivery?
+}
+
+extension Store {
+    /// Leases due deliveries with no cap per webhook (tests and tools).
+    public func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob] {
+        try claimDueDeliveries(now: now, leaseUntil: leaseUntil, limit: limit, perWebhookLimit: Int(Int32.max))
+    }
+
+    /// How many of the oldest due deliveries a claim of `limit` considers.
+    static func claimWindow(_ limit: Int) -> Int {
+        // TODO: per-endpoint fairness under a backlog needs a scan per webhook (a loose index scan over
+        // (webhook_seq, next_attempt_at)); a window ten claims deep is the simple bound chosen for now.
+        max(10 * limit, 100)
+    }
 }
 
 /// What `queueStatistics` read.

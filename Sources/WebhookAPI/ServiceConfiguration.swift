@@ -8,6 +8,9 @@ public struct ServiceConfiguration: Sendable {
     public var listen: String
     /// `sqlite:PATH` (default `sqlite:donutwork.db`) or `postgres://...`.
     public var database: String
+    /// The most database connections this process opens (the API's store threads, the dispatcher and the
+    /// background work share them).
+    public var databasePoolSize: Int
     /// Event loop threads.
     public var threads: Int
     /// Extra trusted CA certificates (PEM) for endpoint checks.
@@ -45,6 +48,7 @@ public struct ServiceConfiguration: Sendable {
         self.listen = listen
         self.database = database
         self.threads = threads
+        self.databasePoolSize = 10
         self.caFile = caFile
         self.allowPrivateTargets = allowPrivateTargets
         self.tlsCheckTimeout = tlsCheckTimeout

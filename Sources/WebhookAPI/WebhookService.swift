@@ -22,6 +22,7 @@ public final class WebhookService: Sendable {
     /// The server of `--metrics-listen`, when the metrics have an address of their own.
     private let metricsServer: HTTPServer?
     private let dispatcher: Dispatcher?
+    private let heartbeat: InstanceHeartbeat
     private let logger: Logger
     private let location: DatabaseLocation
 
@@ -44,7 +45,8 @@ public final class WebhookService: Sendable {
         self.metrics = metrics
         location = try DatabaseLocation(parsing: configuration.database)
         let cipher = try MasterKey.load(path: configuration.masterKeyFile, database: location, logger: logger)
-        store = try openStore(location, logger: logger.labelled("store"), cipher: cipher)
+        store = try openStore(
+            location, poolSize: configuration.databasePoolSize, logger: logger.labelled("store"), cipher: cipher)
 
         var delivery = configuration.delivery
         delivery.allowPrivateTargets = configuration.allowPrivateTargets
@@ -67,6 +69,11 @@ public final class WebhookService: Sendable {
                 rateBurst: configuration.rateBurst, previousTokenLifetime: configuration.tokenRotationOverlap,
                 servesMetrics: metricsAddress == nil),
             logger: logger.labelled("api"), metrics: metrics)
+
+        let limiter = api.rateLimiter
+        heartbeat = InstanceHeartbeat(store: store, logger: logger.labelled("heartbeat")) { count in
+            limiter.share(among: count)
+        }
 
         let httpConfiguration = HTTPServerConfiguration(
             host: address.host, port: address.port, threads: configuration.threads,
@@ -120,6 +127,7 @@ public final class WebhookService: Sendable {
             server.shutdown(gracePeriod: .zero)
             throw error
         }
+        heartbeat.start()
         dispatcher?.start()
         logger.info(
             "listening",
@@ -139,6 +147,7 @@ public final class WebhookService: Sendable {
         server.shutdown(gracePeriod: gracePeriod)
         metricsServer?.shutdown(gracePeriod: .seconds(1))
         dispatcher?.stop()
+        heartbeat.stop()
         api.stop()
         store.close()
         logger.info("stopped")

@@ -78,6 +78,10 @@ public enum EventEnvelope {
                 let message = #"The "idempotency_key" must be a string of 1 to 255 characters."#
                 return .failure(ValidationError(status: 422, message: message))
             }
+            guard !key.unicodeScalars.contains("\0") else {
+                let message = #"The "idempotency_key" must not contain the NUL character (U+0000)."#
+                return .failure(ValidationError(status: 422, message: message))
+            }
             idempotencyKey = key
         }
 

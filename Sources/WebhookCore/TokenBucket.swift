@@ -53,6 +53,18 @@ public struct TokenBucket: Sendable, Equatable {
         return .limited(retryAfterSeconds: max(1, Int(wait)))
     }
 
+    /// The same bucket with another size and rate, as full (as a fraction of its capacity) as it was at `now`.
+    ///
+    /// How a process's share of a limit shared with others changes without handing out a fresh burst.
+    public func resized(capacity: Double, refillPerSecond: Double, now: Double) -> TokenBucket {
+        var current = self
+        current.refill(now: now)
+        var resized = TokenBucket(capacity: capacity, refillPerSecond: refillPerSecond, now: now)
+        let fraction = self.capacity > 0 ? current.tokens / self.capacity : 1
+        resized.tokens = resized.capacity * fraction
+        return resized
+    }
+
     /// Adds the tokens earned since the last update; a clock that goes backwards earns nothing.
     private mutating func refill(now: Double) {
         guard now > updatedAt else { return }

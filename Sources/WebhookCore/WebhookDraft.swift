@@ -66,6 +66,10 @@ public struct WebhookDraft: Sendable, Equatable {
         guard name.unicodeScalars.count <= maximumNameLength else {
             return .failure(unacceptable(#"The "name" must be at most 255 characters."#))
         }
+        // Neither store can keep U+0000 faithfully (PostgreSQL text refuses it), so it is refused up front.
+        guard !name.unicodeScalars.contains("\0") else {
+            return .failure(unacceptable(#"The "name" must not contain the NUL character (U+0000)."#))
+        }
 
         let description: String?
         switch parseDescription(fields["description"]) {
@@ -132,6 +136,9 @@ public struct WebhookDraft: Sendable, Equatable {
         }
         guard text.unicodeScalars.count <= maximumDescriptionLength else {
             return .failure(unacceptable(#"The "description" must be at most 1024 characters."#))
+        }
+        guard !text.unicodeScalars.contains("\0") else {
+            return .failure(unacceptable(#"The "description" must not contain the NUL character (U+0000)."#))
         }
         return .success(text)
     }

@@ -57,6 +57,8 @@ let serveCommand = Command(
         FlagSpec(name: "listen", help: "HOST:PORT to listen on", defaultValue: "127.0.0.1:8080"),
         databaseFlag,
         FlagSpec(
+            name: "database-pool-size", help: "most database connections this process opens", defaultValue: "10"),
+        FlagSpec(
             name: "threads", help: "event loop threads",
             defaultValue: String(ProcessInfo.processInfo.activeProcessorCount)),
         FlagSpec(name: "ca-file", help: "extra trusted CA certificates (PEM) for endpoint TLS checks"),
@@ -93,6 +95,8 @@ let serveCommand = Command(
         var configuration = ServiceConfiguration()
         configuration.listen = options.string("listen") ?? configuration.listen
         configuration.database = options.string("database") ?? configuration.database
+        configuration.databasePoolSize =
+            try options.int("database-pool-size", range: 1...1000) ?? configuration.databasePoolSize
         configuration.threads = try options.int("threads", range: 1...256) ?? configuration.threads
         configuration.caFile = options.string("ca-file").flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowPrivateTargets = try options.bool("allow-private-targets")

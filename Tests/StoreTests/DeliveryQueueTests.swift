@@ -394,11 +394,11 @@ import WebhookCore
     }
 
     @Test func durationsReadNaturally() {
-        #expect(SQLiteStore.describeDuration(5 * Self.day) == "5 days")
-        #expect(SQLiteStore.describeDuration(Self.day) == "1 day")
-        #expect(SQLiteStore.describeDuration(1.5 * Self.day) == "1.5 days")
-        #expect(SQLiteStore.describeDuration(7_200) == "2 hours")
-        #expect(SQLiteStore.describeDuration(90) == "1.5 minutes")
-        #expect(SQLiteStore.describeDuration(1) == "1 second")
+        #expect(AttemptText.describeDuration(5 * Self.day) == "5 days")
+        #expect(AttemptText.describeDuration(Self.day) == "1 day")
+        #expect(AttemptText.describeDuration(1.5 * Self.day) == "1.5 days")
+        #expect(AttemptText.describeDuration(7_200) == "2 hours")
+        #expect(AttemptText.describeDuration(90) == "1.5 minutes")
+        #expect(AttemptText.describeDuration(1) == "1 second")
     }
 }

@@ -141,6 +141,12 @@ struct EventEnvelopeTests {
         #expect(error(body("idempotency_key", "\"" + String(repeating: "k", count: 256) + "\"")) == Self.badKey)
     }
 
+    @Test("an idempotency key with U+0000 is refused, since no store can keep it")
+    func keyWithNUL() {
+        let message = #"The "idempotency_key" must not contain the NUL character (U+0000)."#
+        #expect(error(body("idempotency_key", #""a\u0000b""#)) == ValidationError(status: 422, message: message))
+    }
+
     @Test("a body that is not UTF-8 JSON is refused", arguments: ["", "{", "nope", #"{"event": }"#])
     func notJSON(json: String) {
         #expect(error(json) == Self.notJSON)

@@ -108,6 +108,17 @@ struct WebhookDraftTests {
         #expect(error(json) == ValidationError(status: 400, message: message))
     }
 
+    @Test func nameAndDescriptionRefuseTheNULCharacter() {
+        #expect(
+            error(body("name", #""Bil\u0000ling""#))
+                == ValidationError(status: 422, message: #"The "name" must not contain the NUL character (U+0000)."#))
+        #expect(
+            error(body("description", #""a\u0000""#))
+                == ValidationError(
+                    status: 422, message: #"The "description" must not contain the NUL character (U+0000)."#))
+        #expect(draft(body("name", #""Bil\u0001ling""#))?.name == "Bil\u{01}ling")
+    }
+
     @Test(arguments: [nil, "null", #""""#, #""   ""#, #""\n\t""#, "true", "1", "0", "[]", "{}", #"["a"]"#])
     func nameMustBeANonBlankString(_ value: String?) {
         #expect(error(body("name", value)) == Self.missingName)

@@ -1,0 +1,370 @@
+import CPostgres
+import Foundation
+import WebhookCore
+
+/// One libpq connection to PostgreSQL with its own cache of prepared statements.
+///
+/// Every statement goes through `PQprepare` once per connection and `PQexecPrepared` after, with each value sent
+/// as a separate parameter: no value is ever pasted into SQL text. Text travels in libpq's text format, byte
+/// strings (`bytea`) in binary format, and results come back as text.
+final class PostgresConnection: PooledConnection, @unchecked Sendable {
+    // @unchecked Sendable: the pool lends a connection to one caller at a time, so the C handle and the statement
+    // cache are never touched by two threads at once (libpq connections must not be shared that way either).
+
+    /// How long libpq waits for the server when it connects, in seconds (libpq's `connect_timeout`).
+    static let connectTimeoutSeconds = 5
+
+    private var handle: OpaquePointer?
+    /// Prepared statement names by SQL text; they live as long as the server session.
+    private var prepared: [String: String] = [:]
+
+    /// Connects with `conninfo`: a `postgres://` or `postgresql://` URL, or libpq's `key=value` form.
+    ///
+    /// The application name and a connect timeout come first, so the caller's own values for them win.
+    init(conninfo: String) throws {
+        let keywords = ["application_name", "connect_timeout", "dbname"]
+        let values = ["donutwork-webhooks", String(Self.connectTimeoutSeconds), conninfo]
+        let connection = Self.withCStrings(keywords) { keywordPointers in
+            Self.withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(state: PostgresError.connectionFailure, message: "out of memory connecting")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.lastMessage(connection)
+            PQfinish(connection)
+            throw PostgresError(state: PostgresError.connectionFailure, message: message)
+        }
+        handle = connection
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the session. Safe to call more than once.
+    func close() {
+        if let handle {
+            PQfinish(handle)
+        }
+        handle = nil
+        prepared.removeAll()
+    }
+
+    /// Leaves a transaction a failed caller left open; `false` when the server went away or the session is stuck.
+    func prepareForReuse() -> Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        switch PQtransactionStatus(handle) {
+        case PQTRANS_IDLE:
+            return true
+        case PQTRANS_INTRANS, PQTRANS_INERROR:
+            _ = try? execute("ROLLBACK")
+            return PQtransactionStatus(handle) == PQTRANS_IDLE
+        default:
+            return false
+        }
+    }
+
+    /// Runs a parameterized statement and returns its rows (empty for commands).
+    @discardableResult
+    func query(_ sql: String, _ values: [any PostgresBindable] = []) throws -> PostgresResult {
+        let connection = try live()
+        let parameters = values.map(\.postgresValue)
+        for case .text(let text) in parameters where text.utf8.contains(0) {
+            // libpq reads text parameters up to their first NUL, and PostgreSQL text cannot hold one anyway.
+            throw PostgresError(state: "22021", message: "text values cannot contain the NUL character")
+        }
+        let name = try statementName(for: sql, parameterCount: values.count, on: connection)
+        let result = Self.withParameters(parameters) { pointers, lengths, formats in
+            PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 0)
+        }
+        return try check(result, on: connection)
+    }
+
+    /// Runs a parameterized statement and returns how many rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ values: [any PostgresBindable] = []) throws -> Int {
+        try query(sql, values).affectedRows
+    }
+
+    /// Runs SQL without parameters, possibly several statements (migrations, `BEGIN`, `COMMIT`).
+    func execute(_ sql: String) throws {
+        let connection = try live()
+        _ = try check(PQexec(connection, sql), on: connection)
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT` (read committed), rolling back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if let handle, PQtransactionStatus(handle) != PQTRANS_IDLE {
+                _ = try? execute("ROLLBACK")
+            }
+            throw error
+        }
+    }
+
+    // MARK: Helpers
+
+    private func live() throws -> OpaquePointer {
+        guard let handle else {
+            throw PostgresError(state: PostgresError.connectionFailure, message: "connection is closed")
+        }
+        return handle
+    }
+
+    /// The name of the prepared statement for `sql`, preparing it on first use.
+    private func statementName(for sql: String, parameterCount: Int, on connection: OpaquePointer) throws -> String {
+        if let name = prepared[sql] {
+            return name
+        }
+        let name = "dw_\(prepared.count + 1)"
+        _ = try check(PQprepare(connection, name, sql, Int32(parameterCount), nil), on: connection)
+        prepared[sql] = name
+        return name
+    }
+
+    /// Turns a `PGresult` into a `PostgresResult`, or throws with the server's SQLSTATE and message.
+    private func check(_ result: OpaquePointer?, on connection: OpaquePointer) throws -> PostgresResult {
+        guard let result else {
+            throw PostgresError(state: PostgresError.connectionFailure, message: Self.lastMessage(connection))
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(result)
+        default:
+            let state = PQresultErrorField(result, dw_pg_diag_sqlstate()).map { String(cString: $0) }
+            let primary = PQresultErrorField(result, dw_pg_diag_message_primary()).map { String(cString: $0) }
+            PQclear(result)
+            if PQstatus(connection) != CONNECTION_OK {
+                // The server went away mid-call: later calls must not reuse this session's prepared names.
+                prepared.removeAll()
+                throw PostgresError(
+                    state: PostgresError.connectionFailure, message: primary ?? Self.lastMessage(connection))
+            }
+            throw PostgresError(state: state ?? "XX000", message: primary ?? Self.lastMessage(connection))
+        }
+    }
+
+    /// libpq's last message on `connection`, on one line.
+    private static func lastMessage(_ connection: OpaquePointer) -> String {
+        guard let text = PQerrorMessage(connection) else { return "unknown error" }
+        let message = String(cString: text).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return message.isEmpty ? "unknown error" : message
+    }
+
+    /// Calls `body` with C strings for `strings` and a terminating `NULL`, as `PQconnectdbParams` wants.
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let pointers = copies.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// Calls `body` with libpq's three parameter arrays: values, lengths and formats (0 text, 1 binary).
+    private static func withParameters<R>(
+        _ values: [PostgresValue?],
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
+    ) -> R {
+        var buffers: [UnsafeMutablePointer<CChar>?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        defer { buffers.forEach { $0?.deallocate() } }
+        for value in values {
+            let bytes: [UInt8]
+            switch value {
+            case nil:
+                buffers.append(nil)
+                lengths.append(0)
+                formats.append(0)
+                continue
+            case .text(let text):
+                bytes = Array(text.utf8) + [0]
+                formats.append(0)
+            case .bytes(let data):
+                bytes = data
+                formats.append(1)
+            }
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, bytes.count))
+            bytes.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { buffer.update(from: $0.baseAddress!, count: bytes.count) }
+            }
+            buffers.append(buffer)
+            lengths.append(Int32(bytes.count))
+        }
+        let pointers = buffers.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { pointerBuffer in
+            lengths.withUnsafeBufferPointer { lengthBuffer in
+                formats.withUnsafeBufferPointer { formatBuffer in
+                    body(pointerBuffer.baseAddress, lengthBuffer.baseAddress, formatBuffer.baseAddress)
+                }
+            }
+        }
+    }
+}
+
+/// The rows of one statement, read as text; owns its `PGresult`.
+final class PostgresResult {
+    private let result: OpaquePointer
+
+    fileprivate init(_ result: OpaquePointer) {
+        self.result = result
+    }
+
+    deinit {
+        PQclear(result)
+    }
+
+    /// How many rows came back.
+    var count: Int { Int(PQntuples(result)) }
+
+    /// Rows changed by an `INSERT`, `UPDATE` or `DELETE`; 0 for other statements.
+    var affectedRows: Int {
+        guard let text = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: text)) ?? 0
+    }
+
+    /// Each row read by `read`, in order.
+    func map<T>(_ read: (PostgresRow) throws -> T) rethrows -> [T] {
+        try (0..<count).map { try read(PostgresRow(result: self, row: Int32($0))) }
+    }
+
+    /// The first row read by `read`, or `nil` when there is none.
+    func first<T>(_ read: (PostgresRow) throws -> T) rethrows -> T? {
+        count > 0 ? try read(PostgresRow(result: self, row: 0)) : nil
+    }
+
+    /// Every row, in order.
+    var rows: [PostgresRow] { (0..<count).map { PostgresRow(result: self, row: Int32($0)) } }
+
+    fileprivate var handle: OpaquePointer { result }
+}
+
+/// One row of a `PostgresResult`; columns are numbered from 0 in select order.
+struct PostgresRow {
+    fileprivate let result: PostgresResult
+    fileprivate let row: Int32
+
+    func isNull(at column: Int32) -> Bool {
+        PQgetisnull(result.handle, row, column) != 0
+    }
+
+    /// The column as text; `""` for NULL.
+    func string(at column: Int32) -> String {
+        guard let value = PQgetvalue(result.handle, row, column) else { return "" }
+        let length = Int(PQgetlength(result.handle, row, column))
+        return value.withMemoryRebound(to: UInt8.self, capacity: length) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        }
+    }
+
+    func optionalString(at column: Int32) -> String? {
+        isNull(at: column) ? nil : string(at: column)
+    }
+
+    /// The column as an integer; 0 for NULL or text that is not one.
+    func int64(at column: Int32) -> Int64 {
+        Int64(string(at: column)) ?? 0
+    }
+
+    func int(at column: Int32) -> Int {
+        Int(int64(at: column))
+    }
+
+    func optionalInt(at column: Int32) -> Int? {
+        isNull(at: column) ? nil : int(at: column)
+    }
+
+    /// A `bytea` column, decoded from PostgreSQL's text form by libpq; empty for NULL.
+    func bytes(at column: Int32) -> [UInt8] {
+        guard !isNull(at: column), let value = PQgetvalue(result.handle, row, column) else { return [] }
+        var length = 0
+        guard let decoded = value.withMemoryRebound(to: UInt8.self, capacity: 1, { PQunescapeBytea($0, &length) })
+        else { return [] }
+        defer { PQfreemem(decoded) }
+        return Array(UnsafeBufferPointer(start: decoded, count: length))
+    }
+
+    /// A column selected as `dw_ms(x)`: integer milliseconds since the epoch, as a date; `nil` for NULL.
+    func optionalDate(at column: Int32) -> Date? {
+        isNull(at: column) ? nil : Timestamp.date(milliseconds: int64(at: column))
+    }
+}
+
+/// A parameter value as libpq takes it.
+enum PostgresValue {
+    case text(String)
+    case bytes([UInt8])
+}
+
+/// A Swift value that can be sent as a statement parameter.
+protocol PostgresBindable {
+    /// The value to send; `nil` sends SQL NULL.
+    var postgresValue: PostgresValue? { get }
+}
+
+extension Int64: PostgresBindable {
+    var postgresValue: PostgresValue? { .text(String(self)) }
+}
+
+extension Int: PostgresBindable {
+    var postgresValue: PostgresValue? { .text(String(self)) }
+}
+
+extension Bool: PostgresBindable {
+    var postgresValue: PostgresValue? { .text(self ? "true" : "false") }
+}
+
+extension String: PostgresBindable {
+    var postgresValue: PostgresValue? { .text(self) }
+}
+
+extension Date: PostgresBindable {
+    /// ISO-8601 UTC with milliseconds, which PostgreSQL reads into `timestamptz`.
+    var postgresValue: PostgresValue? { .text(Timestamp.format(self)) }
+}
+
+extension Array: PostgresBindable where Element == UInt8 {
+    var postgresValue: PostgresValue? { .bytes(self) }
+}
+
+extension Optional: PostgresBindable where Wrapped: PostgresBindable {
+    var postgresValue: PostgresValue? { self.flatMap(\.postgresValue) }
+}
+
+/// A failed libpq call: the server's SQLSTATE (or ours for a lost connection) and its primary message.
+struct PostgresError: Error, CustomStringConvertible {
+    /// SQLSTATE class 08 is "connection exception"; libpq itself reports no code when the server is gone.
+    static let connectionFailure = "08006"
+
+    var state: String
+    var message: String
+
+    var description: String { "postgres error \(state): \(message)" }
+
+    /// Serialization failures and deadlocks: the transaction was rolled back whole and may simply run again.
+    var isRetryable: Bool { state == "40001" || state == "40P01" }
+
+    /// The store error for this failure: lost connections, a server shutting down or full, and lock timeouts are
+    /// worth retrying later; integrity violations are conflicts; the rest is a failure.
+    func storeError(operation: String) -> StoreError {
+        if state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300", "55P03", "40001", "40P01"].contains(state) {
+            return .unavailable(operation: operation, message: message)
+        }
+        if state.hasPrefix("23") {
+            return .conflict(operation: operation, message: message)
+        }
+        return .failed(operation: operation, code: Self.numericCode(state), message: "\(state): \(message)")
+    }
+
+    /// SQLSTATE's five characters folded into an `Int32` for `StoreError.failed`'s code: base 36, so distinct.
+    private static func numericCode(_ state: String) -> Int32 {
+        Int32(state, radix: 36) ?? -1
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import WebhookCore
+
+extension PostgresStore {
+    /// The key of the transaction-scoped advisory lock that makes claims one at a time across processes.
+    static let claimLockKey: Int64 = 0x6477_636c_6169_6d73  // "dwclaims"
+
+    /// Leases up to `limit` due deliveries of enabled webhooks, oldest due first, until `leaseUntil`, never giving a
+    /// webhook more than `perWebhookLimit` unexpired leases counting every process's; returns what is needed to
+    /// attempt each.
+    ///
+    /// Claims take a transaction-scoped advisory lock first, so two processes never count a webhook's leases at
+    /// the same moment: the cap is exact. Candidate rows are locked `FOR UPDATE SKIP LOCKED`, so a claim never
+    /// waits on a delivery another process is recording or retrying; it takes the next one.
+    public func claimDueDeliveries(
+        now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int
+    ) throws -> [DeliveryJob] {
+        guard limit > 0, perWebhookLimit > 0 else { return [] }
+        return try withTransaction("claimDueDeliveries") { connection in
+            try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLockKey])
+            let jobs = try connection.query(
+                """
+                WITH candidates AS (
+                    SELECT d.seq, d.webhook_seq, d.next_attempt_at FROM deliveries d
+                    JOIN webhooks w ON w.seq = d.webhook_seq
+                    WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                      AND (d.lease_until IS NULL OR d.lease_until <= $1) AND w.status = 'enabled'
+                    ORDER BY d.next_attempt_at, d.seq
+                    LIMIT $5
+                    FOR UPDATE OF d SKIP LOCKED
+                ), ranked AS (
+                    SELECT c.seq, c.next_attempt_at,
+                           row_number() OVER (PARTITION BY c.webhook_seq ORDER BY c.next_attempt_at, c.seq)
+                           + (SELECT count(*) FROM deliveries x
+                              WHERE x.webhook_seq = c.webhook_seq AND x.status = 'pending' AND x.lease_until > $1)
+                           AS slot
+                    FROM candidates c
+                ), chosen AS (
+                    SELECT seq FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at, seq LIMIT $3
+                )
+                UPDATE deliveries d SET lease_until = $2
+                FROM chosen, webhooks w, events e
+                WHERE d.seq = chosen.seq AND w.seq = d.webhook_seq AND e.seq = d.event_seq
+                RETURNING d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token, w.previous_token,
+                          dw_ms(w.previous_token_valid_until), e.id, e.type, e.payload, dw_ms(d.next_attempt_at)
+                """,
+                [now, leaseUntil, limit, perWebhookLimit, Self.claimWindow(limit)]
+            ).map { row in (job: try readJob(row, now: now), dueAt: row.int64(at: 13)) }
+            // RETURNING keeps no order; hand jobs out oldest due first, as SQLite does.
+            return jobs.sorted { ($0.dueAt, $0.job.deliverySeq) < ($1.dueAt, $1.job.deliverySeq) }.map(\.job)
+        }
+    }
+
+    /// Records an attempt and applies its outcome in one transaction, clearing the lease.
+    ///
+    /// The webhook row is locked first, then the delivery: the same order as every other writer, so recording
+    /// attempts of one webhook from several processes cannot deadlock with each other or with a disable.
+    public func recordAttempt(
+        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
+    ) throws {
+        let headers = try AttemptText.encodeHeaders(attempt.responseHeaders)
+        let disabled = try withTransaction("recordAttempt") { connection -> (webhookSeq: Int64, reason: String)? in
+            guard
+                let delivery = try connection.query(
+                    """
+                    SELECT d.status, w.seq FROM webhooks w JOIN deliveries d ON d.webhook_seq = w.seq
+                    WHERE d.seq = $1
+                    FOR NO KEY UPDATE OF w
+                    """,
+                    [deliverySeq]
+                ).first({ (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) })
+            else { return nil }
+
+            try connection.run(
+                """
+                INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
+                                      latency_ms, response_headers, response_body)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """,
+                [
+                    deliverySeq, attempt.number, attempt.attemptedAt, attempt.statusCode, attempt.errorKind,
+                    attempt.errorMessage, attempt.latencyMilliseconds, headers, attempt.responseBody,
+                ])
+            try connection.run(
+                """
+                UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = $1
+                WHERE seq = $2
+                """,
+                [now, deliverySeq])
+            guard delivery.status == Delivery.Status.pending.rawValue else { return nil }
+
+            switch outcome {
+            case .succeeded:
+                try connection.run(
+                    "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL WHERE seq = $1", [deliverySeq])
+                try connection.run(
+                    "UPDATE webhooks SET failing_since = NULL, last_success_at = $1 WHERE seq = $2",
+                    [now, delivery.webhookSeq])
+                return nil
+            case .retry(let at):
+                try connection.run("UPDATE deliveries SET next_attempt_at = $1 WHERE seq = $2", [at, deliverySeq])
+            case .failed:
+                try connection.run(
+                    "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE seq = $1", [deliverySeq])
+            case .disableWebhook(let reason):
+                try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
+                try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
+                return (delivery.webhookSeq, reason)
+            }
+
+            let since = try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
+            guard let since, since < now.addingTimeInterval(-disableAfter) else { return nil }
+            let reason = AttemptText.disabledReason(failingFor: disableAfter)
+            try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
+            return (delivery.webhookSeq, reason)
+        }
+
+        if let disabled {
+            logger.info("webhook disabled", ["webhook_seq": disabled.webhookSeq, "reason": disabled.reason])
+        }
+    }
+
+    /// Gives a claimed delivery back without an attempt: still pending, unleased, due again at `dueAt`.
+    public func releaseDelivery(deliverySeq: Int64, dueAt: Date) throws {
+        _ = try withTransaction("releaseDelivery") { connection in
+            try connection.run(
+                """
+                UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1
+                WHERE seq = $2 AND status = 'pending'
+                """,
+                [dueAt, deliverySeq])
+        }
+    }
+
+    /// When the earliest pending delivery of an enabled webhook is due (ignoring leases), or `nil` when none is.
+    public func nextDueTime() throws -> Date? {
+        try withConnection("nextDueTime") { connection in
+            try connection.query(
+                """
+                SELECT dw_ms(d.next_attempt_at) FROM deliveries d JOIN webhooks w ON w.seq = d.webhook_seq
+                WHERE d.status = 'pending' AND d.next_attempt_at IS NOT NULL AND w.status = 'enabled'
+                ORDER BY d.next_attempt_at LIMIT 1
+                """
+            ).first { Self.date($0, at: 0) }
+        }
+    }
+
+    /// Pending deliveries, the oldest unleased due one, and disabled webhooks, from the partial indexes.
+    public func queueStatistics(now: Date) throws -> QueueStatistics {
+        try withConnection("queueStatistics") { connection in
+            try connection.query(
+                """
+                SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),
+                       (SELECT dw_ms(next_attempt_at) FROM deliveries
+                        WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                        ORDER BY next_attempt_at LIMIT 1),
+                       (SELECT count(*) FROM webhooks WHERE status = 'disabled')
+                """,
+                [now]
+            ).first { row in
+                QueueStatistics(
+                    pendingDeliveries: row.int(at: 0), oldestDueAt: row.optionalDate(at: 1),
+                    disabledWebhooks: row.int(at: 2))
+            } ?? QueueStatistics(pendingDeliveries: 0, oldestDueAt: nil, disabledWebhooks: 0)
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Disables a webhook with `reason` and cancels every pending delivery it has, in flight or not.
+    private static func disableWebhook(
+        _ webhookSeq: Int64, reason: String, now: Date, on connection: PostgresConnection
+    ) throws {
+        try connection.run(
+            "UPDATE webhooks SET status = 'disabled', disabled_reason = $1 WHERE seq = $2", [reason, webhookSeq])
+        try connection.run(
+            """
+            UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = $1
+            WHERE webhook_seq = $2 AND status = 'pending'
+            """,
+            [now, webhookSeq])
+    }
+
+    /// Starts the webhook's failure streak at `now` unless one is running; returns when the streak began, or `nil`
+    /// when the webhook is already disabled.
+    @discardableResult
+    private static func extendFailureStreak(
+        _ webhookSeq: Int64, now: Date, on connection: PostgresConnection
+    ) throws -> Date? {
+        try connection.query(
+            """
+            UPDATE webhooks SET failing_since = coalesce(failing_since, $1) WHERE seq = $2
+            RETURNING dw_ms(failing_since), status
+            """,
+            [now, webhookSeq]
+        ).first { row in row.string(at: 1) == Webhook.Status.enabled.rawValue ? row.optionalDate(at: 0) : nil }
+            ?? nil
+    }
+
+    /// Reads the claim's row; the tokens are opened under the webhook id they were sealed with.
+    private func readJob(_ row: PostgresRow, now: Date) throws -> DeliveryJob {
+        let webhookID = row.string(at: 4)
+        var secrets = [try openToken(row.string(at: 7), webhookID: webhookID)]
+        if let previous = row.optionalString(at: 8), let validUntil = row.optionalDate(at: 9), validUntil > now {
+            secrets.append(try openToken(previous, webhookID: webhookID))
+        }
+        return DeliveryJob(
+            deliverySeq: row.int64(at: 0), deliveryID: row.string(at: 1), webhookSeq: row.int64(at: 3),
+            webhookID: webhookID, companyID: row.int64(at: 5), url: row.string(at: 6), secrets: secrets,
+            eventID: row.string(at: 10), eventType: row.string(at: 11), payload: row.bytes(at: 12),
+            attemptNumber: row.int(at: 2) + 1)
+    }
+}
