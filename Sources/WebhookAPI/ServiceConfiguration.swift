@@ -33,6 +33,11 @@ public struct ServiceConfiguration: Sendable {
     public var runsDispatcher: Bool
     /// `HOST:PORT` of a server of its own for `GET /metrics`; `nil` serves them on `listen`.
     public var metricsListen: String?
+    /// Seconds events, their deliveries and attempts are kept before they are purged; `nil` keeps them forever.
+    /// Events with a pending delivery are kept until it ends, whatever their age.
+    public var retention: TimeInterval?
+    /// Seconds from start to the first purge pass, and from the end of each pass to the next.
+    public var retentionInterval: TimeInterval
 
     public init(
         listen: String = "127.0.0.1:8080", database: String = "sqlite:donutwork.db",
@@ -40,7 +45,8 @@ public struct ServiceConfiguration: Sendable {
         allowPrivateTargets: Bool = false, tlsCheckTimeout: Double = 10, maxBodySize: Int = 1 << 20,
         rateLimit: Double = 100, rateBurst: Double = 200, masterKeyFile: String? = nil,
         tokenRotationOverlap: TimeInterval = 86_400, delivery: Dispatcher.Configuration = .init(),
-        runsDispatcher: Bool = true, metricsListen: String? = nil
+        runsDispatcher: Bool = true, metricsListen: String? = nil, retention: TimeInterval? = 30 * 86_400,
+        retentionInterval: TimeInterval = 60
     ) {
         self.listen = listen
         self.database = database
@@ -56,6 +62,8 @@ public struct ServiceConfiguration: Sendable {
         self.delivery = delivery
         self.runsDispatcher = runsDispatcher
         self.metricsListen = metricsListen
+        self.retention = retention
+        self.retentionInterval = retentionInterval
     }
 
     /// Splits `HOST:PORT` (or `[IPV6]:PORT`); `nil` when malformed.
