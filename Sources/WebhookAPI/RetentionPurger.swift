@@ -15,8 +15,9 @@ import WebhookCore
 /// One thread of its own runs the passes, since every store call blocks (never Swift's cooperative pool, never
 /// an event loop). One `interval` after `start()`, and again one `interval` after each pass ends, a pass deletes
 /// batches of `batchSize` events created before `now - retention` until a batch comes back short, pausing
-/// `pause` between batches so that intake and delivery get the write lock in between. A store error ends the pass with a warning; the next pass tries
-/// again. Several processes purging one database is safe (each batch is a transaction) but redundant.
+/// `pause` between batches so that intake and delivery get the write lock in between. A store error ends the
+/// pass with a warning; the next pass tries again. Several processes purging one database is safe (each batch is
+/// a transaction) but redundant.
 ///
 /// ```swift
 /// let purger = RetentionPurger(store: store, configuration: .init(retention: 30 * 86_400), logger: logger)

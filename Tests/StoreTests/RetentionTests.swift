@@ -41,7 +41,8 @@ import WebhookCore
             store, "deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = ?", [event])
         let attempts = try countRows(
             store,
-            "attempts a JOIN deliveries d ON d.seq = a.delivery_seq JOIN events e ON e.seq = d.event_seq WHERE e.id = ?",
+            "attempts a JOIN deliveries d ON d.seq = a.delivery_seq JOIN events e ON e.seq = d.event_seq "
+                + "WHERE e.id = ?",
             [event])
         return (deliveries, attempts)
     }
