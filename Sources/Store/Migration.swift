@@ -13,7 +13,7 @@ struct Migration: Sendable {
     let apply: @Sendable (SQLiteConnection) throws -> Void
 
     /// Every migration, oldest first.
-    static let all: [Migration] = [v1, v2, v3, v4]
+    static let all: [Migration] = [v1, v2, v3, v4, v5]
 
     /// The highest version this build knows.
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -188,9 +188,26 @@ extension Migration {
         try connection.execute("CREATE INDEX webhooks_disabled ON webhooks (seq) WHERE status = 'disabled';")
     }
 
+    /// The indexes retention purges by: events by age, and deliveries by event.
+    ///
+    /// `events_created` gives the oldest events first without a sort. `deliveries_event` finds an event's
+    /// deliveries, to see whether one is still pending and to delete them, and serves the foreign-key check of
+    /// `deliveries.event_seq` when an event is deleted, which would otherwise scan the whole deliveries table for
+    /// every event. It holds `event_seq` alone on purpose: with `status` in it too, it would cover
+    /// `COUNT(*) ... WHERE status = 'pending'` and the planner would prefer scanning it (every delivery) to the
+    /// partial queue index (pending ones only).
+    static let v4 = Migration(version: 4, summary: "indexes for retention") { connection in
+        try connection.execute(
+            """
+            CREATE INDEX events_created ON events (created_at);
+            CREATE INDEX deliveries_event ON deliveries (event_seq);
+            """
+        )
+    }
+
     /// The leased part of the queue by webhook (claims count each webhook's attempts in flight to hold its cap),
     /// and the serving processes' heartbeats (they share each key's rate limit among the living).
-    static let v4 = Migration(version: 4, summary: "leased deliveries by webhook, service instances") { connection in
+    static let v5 = Migration(version: 5, summary: "leased deliveries by webhook, service instances") { connection in
         try connection.execute(
             """
             CREATE INDEX deliveries_leased ON deliveries (webhook_seq, lease_until)

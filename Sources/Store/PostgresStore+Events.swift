@@ -65,7 +65,7 @@ extension PostgresStore {
                     """,
                     [
                         eventSeq, stored.createdAt, "{" + ids.joined(separator: ",") + "}",
-                        "{" + webhookSeqs.map(String.init).joined(separator: ",") + "}",
+                        Self.bigintArray(webhookSeqs),
                     ])
             }
             return EventIntake(event: stored, deliveryCount: webhookSeqs.count, replayed: false)

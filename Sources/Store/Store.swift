@@ -131,6 +131,43 @@ public protocol Store: Sendable {
     /// Makes a delivery of the company pending and due at `now`, whatever its status (unless its webhook is
     /// disabled: then it throws `StoreError.conflict`). `nil` when not found.
     func retryDelivery(id: String, companyID: Int64, now: Date) throws -> Delivery?
+
+    // MARK: Retention
+
+    /// Deletes one batch of expired events with their deliveries and those deliveries' attempts, in one short
+    /// write transaction, and says how many rows of each went.
+    ///
+    /// - An event is expired when its `createdAt` (as stored, to the millisecond) is strictly before `cutoff`
+    ///   and none of its deliveries is `pending`. Deliveries in any other status (`succeeded`, `failed`,
+    ///   `cancelled`) do not hold an event back, however recently they changed; an event with no delivery at
+    ///   all is expired on age alone. An event with a pending delivery is never deleted, so an accepted event is
+    ///   still attempted at least once; it expires once that delivery ends.
+    /// - The batch is the `batchSize` oldest expired events, by `createdAt` then insertion order. With each
+    ///   event go all of its deliveries and all of their attempts; nothing else changes (webhooks, their health,
+    ///   companies and keys stay). A purged event's idempotency key is forgotten with it.
+    /// - `batchSize` below 1 deletes nothing and returns zeros.
+    /// - The selection and the deletes are one transaction: a delivery made pending again at the same time
+    ///   (`retryDelivery`) either keeps its event or finds it gone, never half of it.
+    ///
+    /// Fewer than `batchSize` events in the result means nothing else was expired at that moment: a caller
+    /// deleting a backlog calls again until a batch comes back short.
+    func purgeExpired(before cutoff: Date, batchSize: Int) throws -> PurgeResult
+}
+
+/// What one `purgeExpired` call deleted: rows of each table.
+public struct PurgeResult: Sendable, Equatable {
+    /// Events deleted; fewer than the batch size when no more were expired.
+    public var events: Int
+    /// Deliveries of those events deleted with them.
+    public var deliveries: Int
+    /// Attempts of those deliveries deleted with them.
+    public var attempts: Int
+
+    public init(events: Int = 0, deliveries: Int = 0, attempts: Int = 0) {
+        self.events = events
+        self.deliveries = deliveries
+        self.attempts = attempts
+    }
 }
 
 extension Store {

@@ -36,6 +36,11 @@ public struct ServiceConfiguration: Sendable {
     public var runsDispatcher: Bool
     /// `HOST:PORT` of a server of its own for `GET /metrics`; `nil` serves them on `listen`.
     public var metricsListen: String?
+    /// Seconds events, their deliveries and attempts are kept before they are purged; `nil` keeps them forever.
+    /// Events with a pending delivery are kept until it ends, whatever their age.
+    public var retention: TimeInterval?
+    /// Seconds from start to the first purge pass, and from the end of each pass to the next.
+    public var retentionInterval: TimeInterval
 
     public init(
         listen: String = "127.0.0.1:8080", database: String = "sqlite:donutwork.db",
@@ -43,7 +48,8 @@ public struct ServiceConfiguration: Sendable {
         allowPrivateTargets: Bool = false, tlsCheckTimeout: Double = 10, maxBodySize: Int = 1 << 20,
         rateLimit: Double = 100, rateBurst: Double = 200, masterKeyFile: String? = nil,
         tokenRotationOverlap: TimeInterval = 86_400, delivery: Dispatcher.Configuration = .init(),
-        runsDispatcher: Bool = true, metricsListen: String? = nil
+        runsDispatcher: Bool = true, metricsListen: String? = nil, retention: TimeInterval? = 30 * 86_400,
+        retentionInterval: TimeInterval = 60
     ) {
         self.listen = listen
         self.database = database
@@ -60,6 +66,8 @@ public struct ServiceConfiguration: Sendable {
         self.delivery = delivery
         self.runsDispatcher = runsDispatcher
         self.metricsListen = metricsListen
+        self.retention = retention
+        self.retentionInterval = retentionInterval
     }
 
     /// Splits `HOST:PORT` (or `[IPV6]:PORT`); `nil` when malformed.
@@ -72,5 +80,32 @@ public struct ServiceConfiguration: Sendable {
         }
         guard !host.isEmpty else { return nil }
         return (host, port)
+    }
+
+    /// Reads a `--retention` value: a whole number with one unit, `s`, `m`, `h` or `d` (`90m`, `12h`, `30d`), at
+    /// most 100 years, or `0` or `off` (any case) to keep everything.
+    ///
+    /// A bare number other than 0 is refused rather than read as seconds: `--retention 30` meant as days would
+    /// otherwise delete everything older than half a minute.
+    /// - Returns: the retention in seconds, or `nil` for `0`, `off` or a zero duration such as `0d`.
+    /// - Throws: `ConfigurationError` with a one-line message for anything else.
+    public static func parseRetention(_ text: String) throws -> TimeInterval? {
+        if text == "0" || text.lowercased() == "off" { return nil }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        guard let unit = text.last.flatMap({ units[$0] }) else { throw retentionError(text) }
+        let digits = text.dropLast()
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let count = Int(digits) else {
+            throw retentionError(text)
+        }
+        let seconds = Double(count) * unit
+        guard seconds <= 36_500 * 86_400 else { throw retentionError(text) }
+        return seconds == 0 ? nil : seconds
+    }
+
+    private static func retentionError(_ text: String) -> ConfigurationError {
+        ConfigurationError(
+            "--retention must be a whole number of s, m, h or d up to 36500d (e.g. 90m, 12h, 30d), or 0 or off, "
+                + "not \"\(text)\""
+        )
     }
 }

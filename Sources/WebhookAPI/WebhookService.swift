@@ -23,6 +23,8 @@ public final class WebhookService: Sendable {
     private let metricsServer: HTTPServer?
     private let dispatcher: Dispatcher?
     private let heartbeat: InstanceHeartbeat
+    /// Deletes expired events in the background; `nil` when the retention is off.
+    private let purger: RetentionPurger?
     private let logger: Logger
     private let location: DatabaseLocation
 
@@ -56,6 +58,14 @@ public final class WebhookService: Sendable {
             ? Dispatcher(
                 store: store, configuration: delivery, logger: logger.labelled("dispatcher"),
                 onAttempt: { outcome, seconds in metrics.record(attempt: outcome, seconds: seconds) }) : nil
+
+        if let retention = configuration.retention {
+            purger = RetentionPurger(
+                store: store, configuration: .init(retention: retention, interval: configuration.retentionInterval),
+                logger: logger.labelled("retention"))
+        } else {
+            purger = nil
+        }
 
         let checker = EndpointChecker(
             configuration: .init(
@@ -129,6 +139,15 @@ public final class WebhookService: Sendable {
         }
         heartbeat.start()
         dispatcher?.start()
+        purger?.start()
+        if let retention = configuration.retention, retention < WebhookAPI.idempotencyWindow {
+            logger.warning(
+                "the retention is shorter than the idempotency window: a key is forgotten with its event",
+                [
+                    "retention_s": String(format: "%.0f", retention),
+                    "idempotency_window_s": String(format: "%.0f", WebhookAPI.idempotencyWindow),
+                ])
+        }
         logger.info(
             "listening",
             [
@@ -139,6 +158,7 @@ public final class WebhookService: Sendable {
                     let host = ServiceConfiguration.parseListen(configuration.metricsListen ?? "")?.host ?? "?"
                     return "\(host):\(metricsPort ?? 0)"
                 } ?? "/metrics",
+                "retention_s": configuration.retention.map { String(format: "%.0f", $0) } ?? "off",
             ])
     }
 
@@ -146,6 +166,7 @@ public final class WebhookService: Sendable {
     public func stop(gracePeriod: Duration = .seconds(10)) {
         server.shutdown(gracePeriod: gracePeriod)
         metricsServer?.shutdown(gracePeriod: .seconds(1))
+        purger?.stop()
         dispatcher?.stop()
         heartbeat.stop()
         api.stop()

@@ -87,6 +87,10 @@ let serveCommand = Command(
             help: "HOST:PORT of a server of its own for GET /metrics (default: /metrics on --listen)"),
         FlagSpec(name: "no-dispatcher", help: "serve the API only; other processes deliver", takesValue: false),
         FlagSpec(
+            name: "retention",
+            help: "purge events, deliveries and attempts older than this (90m, 12h, 30d; 0 or off keeps all)",
+            defaultValue: "30d"),
+        FlagSpec(
             name: "shutdown-grace", help: "on SIGTERM, how long in-flight requests may take to finish",
             defaultValue: "15s"),
         logLevelFlag,
@@ -108,6 +112,9 @@ let serveCommand = Command(
         configuration.tokenRotationOverlap = try duration(options, "token-rotation-overlap") ?? 86_400
         configuration.runsDispatcher = !(try options.bool("no-dispatcher"))
         configuration.metricsListen = options.string("metrics-listen").flatMap { $0.isEmpty ? nil : $0 }
+        if let text = options.string("retention") {
+            configuration.retention = try ServiceConfiguration.parseRetention(text)
+        }
         var delivery = configuration.delivery
         delivery.maxInFlight = try options.int("max-in-flight", range: 1...100_000) ?? delivery.maxInFlight
         delivery.maxInFlightPerEndpoint =

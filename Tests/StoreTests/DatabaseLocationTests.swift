@@ -18,13 +18,17 @@ import Testing
         #expect(try DatabaseLocation(parsing: text) == .sqlite(path: path))
     }
 
-    @Test(arguments: ["postgres://u:p@db/webhooks", "postgresql://db.internal:5432/webhooks?sslmode=require"])
+    @Test(arguments: [
+        "postgres://u:p@db/webhooks", "postgresql://db.internal:5432/webhooks?sslmode=require",
+        "host=db1 port=5432 dbname=webhooks user=dw", "dbname=webhooks", " host=/run/postgresql dbname=w",
+    ])
     func postgresLocationsParse(text: String) throws {
         #expect(try DatabaseLocation(parsing: text) == .postgres(text))
     }
 
     @Test(arguments: [
         "", "sqlite:", "sqlite://", "sqlite::memory:", "donutwork.sqlite", "mysql://x/y.db", "http://a.db",
+        "colour=blue", "=dbname",
     ])
     func otherLocationsAreInvalid(text: String) {
         #expect(throws: StoreError.self) { try DatabaseLocation(parsing: text) }
@@ -36,14 +40,27 @@ import Testing
         #expect(DatabaseLocation.postgres("postgres://u:secret@db/w").description == "postgres://***@db/w")
     }
 
-    @Test func openStoreOpensSQLiteAndRefusesPostgres() throws {
+    @Test func keywordFormHidesItsPassword() {
+        #expect(
+            DatabaseLocation.postgres("host=db user=dw password=hunter2 dbname=w").description
+                == "host=db user=dw password=*** dbname=w")
+    }
+
+    @Test func openStoreOpensSQLiteAndReportsAnUnreachablePostgresAsUnavailable() throws {
         let directory = try TemporaryDirectory()
         let store = try openStore(.sqlite(path: directory.databasePath), logger: quietLogger, cipher: testCipher)
         defer { store.close() }
         try store.ping()
 
-        #expect(throws: StoreError.invalidLocation("PostgreSQL support is not available in this build")) {
-            try openStore(.postgres("postgres://db/w"), logger: quietLogger, cipher: testCipher)
+        // Port 1 on loopback refuses at once: the store says "unavailable" (503 to callers), not "failed".
+        let error = #expect(throws: StoreError.self) {
+            try openStore(.postgres("postgresql://dw@127.0.0.1:1/w"), logger: quietLogger, cipher: testCipher)
         }
+        guard case .unavailable(let operation, let message) = error else {
+            Issue.record("expected .unavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(operation == "open")
+        #expect(message.contains("127.0.0.1"))
     }
 }

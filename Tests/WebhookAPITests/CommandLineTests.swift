@@ -142,6 +142,11 @@ import Testing
         (["serve", "--database", "sqlite:"], "error: unsupported database location: sqlite:"),
         (["serve", "stray"], "error: serve takes no arguments, only flags (got \"stray\")\n"),
         (["serve", "--ca-file", "/etc/passwd"], "error: --ca-file /etc/passwd holds no PEM certificate\n"),
+        (
+            ["serve", "--retention", "30"],
+            "error: --retention must be a whole number of s, m, h or d up to 36500d (e.g. 90m, 12h, 30d), "
+                + "or 0 or off, not \"30\"\n"
+        ),
     ])
     func badServeSettingsAreUsageErrors(arguments: [String], message: String) throws {
         defer { directory.remove() }
@@ -149,6 +154,26 @@ import Testing
         #expect(result.status == 2, "\(result)")
         #expect(result.stderr.hasPrefix(message), "\(result)")
         #expect(result.stderr.contains("usage: donutwork-webhooks serve"), "\(result)")
+    }
+
+    @Test func serveTakesItsRetentionFromTheFlagOrTheEnvironment() async throws {
+        defer { directory.remove() }
+        let (flagged, _) = try await ServerProcess.startServer(
+            ["--database", directory.database, "--threads", "1", "--retention", "90m"], directory: directory.path)
+        defer { flagged.kill() }
+        let (off, _) = try await ServerProcess.startServer(
+            ["--database", directory.database, "--threads", "1"], directory: directory.path,
+            environment: ["DONUTWORK_RETENTION": "off"])
+        defer { off.kill() }
+
+        // The line is written right after the server starts answering.
+        #expect(await eventually(timeoutSeconds: 5) { flagged.stderr.contains("msg=listening") })
+        #expect(await eventually(timeoutSeconds: 5) { off.stderr.contains("msg=listening") })
+        let flaggedLine = flagged.stderr.split(separator: "\n").first { $0.contains("msg=listening") }
+        #expect(flaggedLine?.contains(" retention_s=5400") == true, "\(flagged.stderr)")
+        #expect(flagged.stderr.contains("the retention is shorter than the idempotency window"), "\(flagged.stderr)")
+        let offLine = off.stderr.split(separator: "\n").first { $0.contains("msg=listening") }
+        #expect(offLine?.contains(" retention_s=off") == true, "\(off.stderr)")
     }
 
     @Test func revokeAcceptsTheWholeKey() throws {

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+import WebhookCore
+
+@testable import Store
+
+@Suite struct RetentionTests {
+    static let day: TimeInterval = 86_400
+    /// Everything created before this is old enough to purge.
+    static let cutoff = startTime.addingTimeInterval(10 * day)
+    static let failedType = "RecurringPayments.charge.failed"
+    static let ordersType = "Orders.created"
+
+    func accept(_ store: SQLiteStore, _ id: String, companyID: Int64, type: String = paidType, at: Date) throws {
+        _ = try store.acceptEvent(makeEvent(id, companyID: companyID, type: type, at: at), idempotencyWindow: Self.day)
+    }
+
+    /// Records attempt `number` of `job` answered with `status`, followed by `outcome`.
+    func record(
+        _ store: SQLiteStore, _ job: DeliveryJob, number: Int, status: Int, _ outcome: AttemptOutcome, at now: Date
+    ) throws {
+        try store.recordAttempt(
+            deliverySeq: job.deliverySeq, attempt: makeAttempt(number: number, at: now, statusCode: status),
+            outcome: outcome, disableAfter: 365 * Self.day, now: now)
+    }
+
+    func job(_ jobs: [DeliveryJob], _ eventID: String, _ webhookID: String) throws -> DeliveryJob {
+        try #require(jobs.first { $0.eventID == eventID && $0.webhookID == webhookID }, "\(eventID) to \(webhookID)")
+    }
+
+    /// Event ids left, oldest first.
+    func eventsLeft(_ store: SQLiteStore) throws -> [String] {
+        try store.withConnection("test") { connection in
+            try connection.rows("SELECT id FROM events ORDER BY created_at, seq") { $0.string(at: 0) }
+        }
+    }
+
+    /// Deliveries and attempts left for an event.
+    func rowsLeft(_ store: SQLiteStore, event: String) throws -> (deliveries: Int, attempts: Int) {
+        let deliveries = try countRows(
+            store, "deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = ?", [event])
+        let attempts = try countRows(
+            store,
+            "attempts a JOIN deliveries d ON d.seq = a.delivery_seq JOIN events e ON e.seq = d.event_seq "
+                + "WHERE e.id = ?",
+            [event])
+        return (deliveries, attempts)
+    }
+
+    @Test func purgesOldFinishedEventsOldestFirstAndKeepsPendingAndRecentOnes() throws {
+        try withTemporaryStore { store, _ in
+            let acme = try store.findOrCreateCompany(slug: "acme")
+            try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
+            try store.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id, createdAtMillis: 1))
+            try store.insertWebhook(makeWebhook(id: "wh_c", companyID: acme.id, events: [Self.ordersType]))
+            let t = startTime
+            // Accepted out of age order: the purge goes by creation time, not by insertion.
+            try accept(store, "evt_quiet", companyID: acme.id, type: Self.failedType, at: t + 1)  // no subscriber
+            try accept(store, "evt_done", companyID: acme.id, at: t)
+            try accept(store, "evt_waiting", companyID: acme.id, at: t + 2)
+            try accept(store, "evt_gone", companyID: acme.id, type: Self.ordersType, at: t + 3)
+            try accept(store, "evt_edge", companyID: acme.id, at: Self.cutoff)  // not strictly before the cutoff
+            try accept(store, "evt_recent", companyID: acme.id, at: Self.cutoff + Self.day)
+
+            // The old events' deliveries end every way there is, but one stays pending.
+            let first = t + 9 * Self.day
+            let old = try claimAll(store, at: first)
+            #expect(old.count == 5)
+            try record(
+                store, try job(old, "evt_done", "wh_a"), number: 1, status: 500, .retry(at: first + 1), at: first)
+            try record(store, try job(old, "evt_done", "wh_b"), number: 1, status: 500, .failed, at: first)
+            try record(store, try job(old, "evt_waiting", "wh_a"), number: 1, status: 204, .succeeded, at: first)
+            let waiting = try job(old, "evt_waiting", "wh_b")
+            try record(store, waiting, number: 1, status: 503, .retry(at: Self.cutoff + 30 * Self.day), at: first)
+            try record(
+                store, try job(old, "evt_gone", "wh_c"), number: 1, status: 410, .disableWebhook(reason: "gone"),
+                at: first)
+            let retried = try claimAll(store, at: first + 2)
+            #expect(retried.map(\.eventID) == ["evt_done"])
+            try record(store, try job(retried, "evt_done", "wh_a"), number: 2, status: 204, .succeeded, at: first + 2)
+
+            let later = Self.cutoff + Self.day + 1
+            let recent = try claimAll(store, at: later)
+            #expect(recent.count == 4)
+            for recentJob in recent {
+                try record(store, recentJob, number: 1, status: 204, .succeeded, at: later)
+            }
+
+            let doneDeliveries = old.filter { $0.eventID == "evt_done" }.map(\.deliveryID)
+            let keptDeliveries = (old.filter { $0.eventID == "evt_waiting" } + recent).map(\.deliveryID)
+            #expect(try rowsLeft(store, event: "evt_done") == (2, 3))
+            #expect(try rowsLeft(store, event: "evt_gone") == (1, 1))
+            #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 0) == PurgeResult())
+
+            // One event per call, oldest first; the one with a pending delivery is stepped over.
+            #expect(
+                try store.purgeExpired(before: Self.cutoff, batchSize: 1)
+                    == .init(events: 1, deliveries: 2, attempts: 3))
+            #expect(try eventsLeft(store) == ["evt_quiet", "evt_waiting", "evt_gone", "evt_edge", "evt_recent"])
+            #expect(
+                try store.purgeExpired(before: Self.cutoff, batchSize: 1)
+                    == .init(events: 1, deliveries: 0, attempts: 0))
+            #expect(
+                try store.purgeExpired(before: Self.cutoff, batchSize: 1)
+                    == .init(events: 1, deliveries: 1, attempts: 1))
+            #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 1) == PurgeResult())
+            #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 100) == PurgeResult())
+
+            #expect(try eventsLeft(store) == ["evt_waiting", "evt_edge", "evt_recent"])
+            #expect(try rowsLeft(store, event: "evt_waiting") == (2, 2))
+            #expect(try rowsLeft(store, event: "evt_edge") == (2, 2))
+            #expect(try rowsLeft(store, event: "evt_recent") == (2, 2))
+            #expect(try countRows(store, "deliveries") == 6)
+            #expect(try countRows(store, "attempts") == 6)
+            for id in doneDeliveries {
+                #expect(try store.delivery(id: id, companyID: acme.id) == nil)
+            }
+            for id in keptDeliveries {
+                #expect(try store.delivery(id: id, companyID: acme.id) != nil)
+            }
+            #expect(try store.delivery(id: waiting.deliveryID, companyID: acme.id)?.delivery.status == .pending)
+
+            // Once its last delivery ends, the held-back event goes too, with both deliveries and their attempts.
+            let end = Self.cutoff + 30 * Self.day
+            let last = try claimAll(store, at: end)
+            #expect(last.map(\.deliveryID) == [waiting.deliveryID])
+            try record(store, try job(last, "evt_waiting", "wh_b"), number: 2, status: 204, .succeeded, at: end)
+            #expect(
+                try store.purgeExpired(before: Self.cutoff, batchSize: 1)
+                    == .init(events: 1, deliveries: 2, attempts: 3))
+            #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 1) == PurgeResult())
+
+            // A later cutoff takes the rest; a short batch says nothing else is expired.
+            #expect(
+                try store.purgeExpired(before: end, batchSize: 10) == .init(events: 2, deliveries: 4, attempts: 4))
+            #expect(try eventsLeft(store) == [])
+            #expect(try countRows(store, "deliveries") == 0)
+            #expect(try countRows(store, "attempts") == 0)
+            #expect(try countRows(store, "webhooks") == 3)
+            #expect(try store.integrityCheck() == "ok")
+            let orphans = try store.withConnection("test") { connection in
+                try connection.rows("PRAGMA foreign_key_check") { $0.string(at: 0) }
+            }
+            #expect(orphans.isEmpty)
+        }
+    }
+
+    @Test func aPurgedIdempotencyKeyIsForgotten() throws {
+        try withTemporaryStore { store, _ in
+            let acme = try store.findOrCreateCompany(slug: "acme")
+            let first = makeEvent("evt_1", companyID: acme.id, at: startTime, key: "order-1")
+            _ = try store.acceptEvent(first, idempotencyWindow: Self.day)
+            #expect(try store.purgeExpired(before: startTime + 1, batchSize: 10) == .init(events: 1))
+
+            let again = makeEvent("evt_2", companyID: acme.id, at: startTime + 2, key: "order-1")
+            let intake = try store.acceptEvent(again, idempotencyWindow: Self.day)
+            #expect(!intake.replayed)
+            #expect(intake.event.id == "evt_2")
+        }
+    }
+
+    @Test func everyPurgeStatementUsesAnIndex() throws {
+        try withTemporaryStore { store, _ in
+            let plans = try store.withConnection("test") { connection in
+                let statements: [(String, [any SQLiteBindable])] = [
+                    (SQLiteStore.expiredEventsSQL, [Timestamp.format(startTime), 1000]),
+                    (SQLiteStore.purgeAttemptsSQL, ["[1,2]"]),
+                    (SQLiteStore.purgeDeliveriesSQL, ["[1,2]"]),
+                    (SQLiteStore.purgeEventsSQL, ["[1,2]"]),
+                ]
+                return try statements.map { sql, values in
+                    try connection.rows("EXPLAIN QUERY PLAN " + sql, values) { $0.string(at: 3) }
+                        .joined(separator: "; ")
+                }
+            }
+            for plan in plans {
+                // The only scan is of the bound list itself; no table scan and no sort.
+                let scans = plan.components(separatedBy: "; ").filter { $0.hasPrefix("SCAN") }
+                #expect(scans.allSatisfy { $0.contains("json_each") }, "\(plan)")
+                #expect(!plan.contains("TEMP B-TREE"), "\(plan)")
+            }
+            #expect(plans[0].contains("events_created") && plans[0].contains("deliveries_event"), "\(plans[0])")
+            #expect(plans[1].contains("deliveries_event") && plans[1].contains("attempts_delivery"), "\(plans[1])")
+            #expect(plans[2].contains("deliveries_event"), "\(plans[2])")
+            // Deleting an event checks `deliveries.event_seq` for references: through the index, not a scan.
+            #expect(plans[3].contains("deliveries_event"), "\(plans[3])")
+        }
+    }
+}
