@@ -188,6 +188,11 @@ private struct DispatchLoop {
     var inFlightPerEndpoint: [Int64: Int] = [:]
     var waiting: [DeliveryJob] = []
     var nextClaim = Date.distantPast
+    /// When the store was last asked for work.
+    var lastClaim = Date.distantPast
+    /// An attempt finished since the last claim: its webhook has room under the cap (counted by the store across
+    /// every process), so the next claim comes as soon as `refillDelay` allows instead of at the next poll.
+    var finishedSinceClaim = false
     var random = SystemRandomNumberGenerator()
 
     init(dispatcher: Dispatcher) {
@@ -203,20 +208,31 @@ private struct DispatchLoop {
             dropCancelled(inbox.cancelled, now: now)
             inbox.acknowledgements.forEach { $0.signal() }
             guard inbox.running else { break }
-            if inbox.woken || now >= nextClaim {
+            let refill = finishedSinceClaim && now >= lastClaim.addingTimeInterval(Self.refillDelay)
+            if inbox.woken || now >= nextClaim || refill {
                 claim(now: now, cancelled: inbox.cancelled)
             }
             startWaiting(cancelled: inbox.cancelled)
             perform()
-            let sleep = max(0, min(nextClaim.timeIntervalSinceNow, configuration.pollInterval))
+            var wakeAt = nextClaim
+            if finishedSinceClaim {
+                wakeAt = min(wakeAt, lastClaim.addingTimeInterval(Self.refillDelay))
+            }
+            let sleep = max(0, min(wakeAt.timeIntervalSinceNow, configuration.pollInterval))
             curl_multi_poll(dispatcher.multiHandle, nil, 0, Int32(sleep * 1000), nil)
         }
         shutDown()
     }
 
+    /// The shortest gap between two claims prompted by finished attempts: slots freed within it are refilled
+    /// together, so a busy endpoint costs the store at most fifty claims a second per process.
+    static let refillDelay: TimeInterval = 0.02
+
     private mutating func claim(now: Date, cancelled: Set<Int64>) {
         let room = configuration.maxInFlight - inFlight.count - waiting.count
         guard room > 0 else { return }
+        lastClaim = now
+        finishedSinceClaim = false
         let limit = min(room, configuration.claimBatch)
         let jobs: [DeliveryJob]
         do {
@@ -281,6 +297,7 @@ private struct DispatchLoop {
         curl_multi_remove_handle(dispatcher.multiHandle, transfer.easy)
         inFlight[transfer.easy] = nil
         inFlightPerEndpoint[transfer.job.webhookSeq, default: 1] -= 1
+        finishedSinceClaim = true
 
         let job = transfer.job
         let now = Date()

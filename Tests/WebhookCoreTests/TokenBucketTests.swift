@@ -12,6 +12,20 @@ struct TokenBucketTests {
         #expect(bucket.take(now: 0) == .limited(retryAfterSeconds: 1))
     }
 
+    @Test func resizingKeepsHowFullTheBucketWas() {
+        var bucket = TokenBucket(capacity: 10, refillPerSecond: 1, now: 0)
+        for _ in 0..<5 { #expect(bucket.take(now: 0) == .allowed) }
+        // Half full at 10 → half full at 4: two tokens, then limited with the new rate's wait.
+        var smaller = bucket.resized(capacity: 4, refillPerSecond: 0.5, now: 0)
+        #expect(smaller.take(now: 0) == .allowed)
+        #expect(smaller.take(now: 0) == .allowed)
+        #expect(smaller.take(now: 0) == .limited(retryAfterSeconds: 2))
+        // Time passed before the resize counts at the old rate: 5 + 3 tokens of 10 → 8 of 10.
+        var later = bucket.resized(capacity: 10, refillPerSecond: 1, now: 3)
+        for _ in 0..<8 { #expect(later.take(now: 3) == .allowed) }
+        #expect(later.take(now: 3) == .limited(retryAfterSeconds: 1))
+    }
+
     @Test func tokensRefillOverTime() {
         var bucket = TokenBucket(capacity: 1, refillPerSecond: 0.5, now: 100)
         #expect(bucket.take(now: 100) == .allowed)
