@@ -30,12 +30,25 @@ public enum Shell {
         }
     }
 
-    /// Runs a program found on PATH, waits, and returns its standard output; throws on a non-zero exit.
+    /// Runs a program found on PATH (or at an absolute path), waits, and returns its standard output with its
+    /// standard error; throws on a non-zero exit.
+    /// - Parameters:
+    ///   - environment: added to this process's environment for the program.
+    ///   - currentDirectory: where the program starts; this process's own directory when `nil`.
     @discardableResult
-    public static func run(_ program: String, _ arguments: [String]) throws -> String {
+    public static func run(
+        _ program: String, _ arguments: [String], environment: [String: String] = [:],
+        currentDirectory: String? = nil
+    ) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let currentDirectory {
+            process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
