@@ -41,7 +41,7 @@ public struct TestDatabase: Sendable {
 
     /// The engine.
     public let kind: TestStoreKind
-    /// The `--database` value: `sqlite:<directory>/donutwork.db` or `postgresql://.../dw_test_<hex>`.
+    /// The `--database` value: `sqlite:<directory>/test.db` or `postgresql://.../dw_test_<hex>`.
     public let url: String
     /// `url` parsed, for `openStore`.
     public let location: DatabaseLocation
@@ -68,7 +68,7 @@ public struct TestDatabase: Sendable {
     /// Makes a fresh database.
     /// - Parameters:
     ///   - kind: the engine; by default the one this run uses.
-    ///   - directory: where the SQLite file (`donutwork.db`) or the master key file goes; when `nil`, a new temporary
+    ///   - directory: where the SQLite file (`test.db`) or the master key file goes; when `nil`, a new temporary
     ///     directory that `drop()` removes.
     /// - Throws: `Shell.Failure` when `psql` cannot create the database; `TestDatabase.Unavailable` for
     ///   `.postgres` without `DONUTWORK_TEST_POSTGRES`.
@@ -81,7 +81,7 @@ public struct TestDatabase: Sendable {
 
         switch kind {
         case .sqlite:
-            let path = "\(directory)/donutwork.db"
+            let path = "\(directory)/test.db"
             return TestDatabase(
                 kind: kind, url: "sqlite:\(path)", location: .sqlite(path: path), directory: directory,
                 masterKeyFile: nil, sqlitePath: path, postgres: nil, ownsDirectory: ownsDirectory)

@@ -17,7 +17,7 @@ import WebhookCore
 
         switch first.kind {
         case .sqlite:
-            #expect(first.url == "sqlite:\(first.directory)/donutwork.db")
+            #expect(first.url == "sqlite:\(first.directory)/test.db")
             #expect(first.masterKeyFile == nil)
             #expect(first.arguments == ["--database", first.url])
         case .postgres:
