@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore", "Logging"]),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "Store", "WebhookCore", "Logging"]),
         .testTarget(
             name: "WebhookAPITests",
             dependencies: ["WebhookAPI", "TestSupport", "Store", "WebhookCore", "Delivery"]
