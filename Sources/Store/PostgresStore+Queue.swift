@@ -28,13 +28,17 @@ extension PostgresStore {
                     ORDER BY d.next_attempt_at, d.seq
                     LIMIT $5
                     FOR UPDATE OF d SKIP LOCKED
+                ), leased AS (
+                    -- Each candidate webhook's unexpired leases, counted once per webhook, not per candidate row.
+                    SELECT x.webhook_seq, count(*) AS leases FROM deliveries x
+                    WHERE x.webhook_seq IN (SELECT webhook_seq FROM candidates)
+                      AND x.status = 'pending' AND x.lease_until > $1
+                    GROUP BY x.webhook_seq
                 ), ranked AS (
                     SELECT c.seq, c.next_attempt_at,
                            row_number() OVER (PARTITION BY c.webhook_seq ORDER BY c.next_attempt_at, c.seq)
-                           + (SELECT count(*) FROM deliveries x
-                              WHERE x.webhook_seq = c.webhook_seq AND x.status = 'pending' AND x.lease_until > $1)
-                           AS slot
-                    FROM candidates c
+                           + coalesce(l.leases, 0) AS slot
+                    FROM candidates c LEFT JOIN leased l ON l.webhook_seq = c.webhook_seq
                 ), chosen AS (
                     SELECT seq FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at, seq LIMIT $3
                 )
