@@ -79,6 +79,26 @@ enum ClusterLoad {
         server.stderr.split(separator: "\n").filter { $0.contains("level=error") }.map(String.init)
     }
 
+    /// A server's log lines counted by level and message, e.g. `error "store failure" × 12`; other lines (a notice
+    /// libpq printed) by their first 80 characters.
+    static func logSummary(_ server: ServerProcess) -> String {
+        var counts: [String: Int] = [:]
+        for line in server.stderr.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            let level = fields.first { $0.hasPrefix("level=") }?.dropFirst(6)
+            var key = String(line.prefix(80))
+            if let level, let start = line.range(of: "msg=") {
+                let rest = line[start.upperBound...]
+                let message =
+                    rest.hasPrefix("\"")
+                    ? rest.dropFirst().prefix { $0 != "\"" } : rest.prefix { $0 != " " }
+                key = "\(level) \"\(message)\""
+            }
+            counts[key, default: 0] += 1
+        }
+        return counts.sorted { $0.value > $1.value }.map { "\($0.key) × \($0.value)" }.joined(separator: ", ")
+    }
+
     /// Prints where the deliveries stand in the database and the end of each server's log, after a failure.
     static func printDiagnosis(_ database: Database, servers: [ServerProcess]) {
         func query(_ sql: String) -> String {

@@ -140,6 +140,10 @@ import Testing
         #expect(tally.duplicates <= Self.maxInFlightPerEndpoint * Self.webhookCount)
         #expect(!signed.isEmpty && badSignatures == 0, "\(badSignatures) of \(signed.count) signatures did not verify")
 
+        for (index, server) in servers.enumerated() {
+            print("  process \(index + 1) log: \(ClusterLoad.logSummary(server.process))")
+        }
+
         // The survivors are still up and stop cleanly.
         for (index, server) in servers.dropLast().enumerated() {
             #expect(server.process.isRunning, "process \(index + 1) died:\n\(server.process.stderr.suffix(2000))")

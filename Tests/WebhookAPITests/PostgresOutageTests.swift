@@ -1,0 +1,222 @@
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+/// PostgreSQL stopped for ten seconds under load, under two `serve` processes: meanwhile every request gets 503 with
+/// the database sentence and `Retry-After`, the processes stay up and answer, sending resumes with 202 within seconds
+/// of the database's return, every event answered 202 is delivered, and both processes still stop cleanly.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresOutageTests {
+    static let processCount = 2
+    static let outageSeconds = 10
+    /// Clients sending events, spread over the processes; each pauses 5 ms between requests.
+    static let senders = 8
+    /// How soon after the database is back each process must answer 202 again.
+    static let recoverySeconds: Double = 10
+    /// Longest wait for every delivery once sending stopped: deliveries in flight when the database went away were
+    /// sent but could not be recorded, so they wait for their leases (36 s) and go again; about 45 s here.
+    static let deliveryTimeout: Double = 150
+
+    /// One request as a client saw it, with times in seconds since the test's reference date.
+    struct Answer: Sendable {
+        var process: Int
+        var sentAt: Double
+        var answeredAt: Double
+        var status: Int?
+        var body: String
+        var retryAfter: String?
+        var error: String?
+        var eventID: String?
+    }
+
+    final class Recorder: Sendable {
+        private let answers = Mutex<[Answer]>([])
+        func add(_ answer: Answer) { answers.withLock { $0.append(answer) } }
+        var all: [Answer] { answers.withLock { $0 } }
+    }
+
+    @Test(.enabled(if: PostgresCluster.isAvailable, "needs PostgreSQL's server programs (scripts/setup test)"))
+    func tenSecondsWithoutTheDatabaseUnderLoad() async throws {
+        let reference = Date()
+        let now: @Sendable () -> Double = { Date().timeIntervalSince(reference) }
+        let directory = try ScratchDirectory("dw-outage")
+        defer { directory.remove() }
+        let cluster = try PostgresCluster()
+        defer { cluster.destroy() }
+        let database = try ClusterLoad.Database(cluster: cluster, name: "dw_outage", directory: directory.path)
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        let receivers = try (0..<2).map { _ in
+            try HTTPSReceiver(certificate: ca.valid.certificate, key: ca.valid.key)
+        }
+        defer { receivers.forEach { $0.stop() } }
+
+        let key = try ClusterLoad.makeKey(database, directory: directory.path)
+        let arguments = ClusterLoad.serveArguments(database, caFile: ca.caFile)
+        var servers: [(process: ServerProcess, port: Int)] = []
+        defer { servers.forEach { $0.process.kill() } }
+        for _ in 0..<Self.processCount {
+            let (process, port) = try await ServerProcess.startServer(arguments, directory: directory.path)
+            servers.append((process, port))
+        }
+        let ports = servers.map(\.port)
+        for (index, receiver) in receivers.enumerated() {
+            _ = try await ClusterLoad.createWebhook(
+                port: ports[0], key: key, url: "https://localhost:\(receiver.port)/hook-\(index)")
+        }
+
+        let recorder = Recorder()
+        let stopSending = SharedFlag()
+        let load = Task {
+            await send(ports: ports, key: key, recorder: recorder, stop: stopSending, clock: now)
+        }
+        func accepted(sentAfter start: Double = -1, process: Int? = nil) -> [Answer] {
+            recorder.all.filter {
+                $0.status == 202 && $0.sentAt >= start && (process == nil || $0.process == process)
+            }
+        }
+        let warmedUp = await eventually(timeoutSeconds: 60) { accepted().count >= 1_000 }
+        #expect(warmedUp, "only \(accepted().count) events were accepted in 60 s")
+
+        // The outage: stop (fast: open sessions are cut), ten seconds of load against no database, start again.
+        let stopBegan = now()
+        try cluster.stop()
+        let stopEnded = now()
+        let health = try await HTTPClient.send("GET", "http://127.0.0.1:\(ports[0])/healthz", timeoutSeconds: 15)
+        try await Task.sleep(for: .seconds(Self.outageSeconds))
+        let runningDuringOutage = servers.map { $0.process.isRunning }
+        let startBegan = now()
+        try cluster.start()
+        let startEnded = now()
+
+        // Sending resumes with 202 on every process within a few seconds; then a little more load after it.
+        var recovered: [Double] = []
+        for process in 0..<Self.processCount {
+            let back = await eventually(timeoutSeconds: Self.recoverySeconds + 20) {
+                !accepted(sentAfter: startEnded, process: process).isEmpty
+            }
+            let first = accepted(sentAfter: startEnded, process: process).map(\.answeredAt).min()
+            recovered.append(first.map { $0 - startEnded } ?? .infinity)
+            #expect(back, "process \(process + 1) answered no 202 in \(Self.recoverySeconds + 20) s after the restart")
+        }
+        _ = await eventually(timeoutSeconds: 30) { accepted(sentAfter: startEnded).count >= 1_000 }
+        stopSending.set()
+        await load.value
+        let sendingEnded = now()
+
+        // Every answer by phase: before the stop only 202; while the database was away (sent after the stop
+        // returned, answered before the start began) exactly our 503; around the stop and start, and after the
+        // restart, 202 or that 503 (a pooled connection may learn only then that its server went away).
+        let answers = recorder.all
+        func isUnavailable(_ answer: Answer) -> Bool {
+            answer.status == 503 && answer.body == ClusterLoad.unavailableBody && answer.retryAfter != nil
+        }
+        let failed = answers.filter { $0.error != nil }
+        let before = answers.filter { $0.answeredAt < stopBegan }
+        let during = answers.filter { $0.sentAt >= stopEnded && $0.answeredAt <= startBegan }
+        let afterRestart = answers.filter { $0.sentAt >= startEnded }
+        let around = answers.filter { answer in
+            answer.answeredAt >= stopBegan && !(answer.sentAt >= stopEnded && answer.answeredAt <= startBegan)
+                && answer.sentAt < startEnded
+        }
+        let wrongAfter = afterRestart.filter { $0.error == nil && $0.status != 202 && !isUnavailable($0) }
+        let wrongBefore = before.filter { $0.error == nil && $0.status != 202 }
+        let wrongDuring = during.filter { $0.error == nil && !isUnavailable($0) }
+        let wrongAround = around.filter { $0.error == nil && $0.status != 202 && !isUnavailable($0) }
+        let acceptedIDs = answers.compactMap { $0.status == 202 ? $0.eventID : nil }
+
+        var tally = DeliveryTally(receivers, expecting: acceptedIDs)
+        let delivered = await tally.waitForAll(timeoutSeconds: Self.deliveryTimeout)
+        let deliveredAt = now()
+
+        func describe(_ list: [Answer]) -> String {
+            list.prefix(5).map {
+                "process \($0.process + 1) \($0.status.map(String.init) ?? "-") \($0.body) \($0.error ?? "")"
+            }
+            .joined(separator: "; ")
+        }
+        func count(_ list: [Answer], _ status: Int) -> Int { list.filter { $0.status == status }.count }
+        print(
+            """
+            postgres outage: stop took \(String(format: "%.1f", stopEnded - stopBegan)) s, start \
+            \(String(format: "%.1f", startEnded - startBegan)) s; \(answers.count) requests: before \(before.count) \
+            (\(count(before, 202)) × 202), during \(during.count) (\(count(during, 503)) × 503, \
+            \(count(during, 202)) × 202), around the stop and start \(around.count) (\(count(around, 202)) × 202, \
+            \(count(around, 503)) × 503), after the restart \(afterRestart.count) (\(count(afterRestart, 202)) × 202, \
+            \(count(afterRestart, 503)) × 503), \(failed.count) without an answer; first 202 after the restart \
+            \(recovered.map { String(format: "%.2f s", $0) }); \(acceptedIDs.count) events accepted, \
+            \(acceptedIDs.count * receivers.count) deliveries expected, \(tally.requests) requests received, \
+            \(tally.duplicates) duplicates, \(tally.missingCount) missing, all delivered \
+            \(String(format: "%.1f", deliveredAt - sendingEnded)) s after sending stopped
+            """)
+
+        #expect(health.status == 503, "healthz during the outage: \(health.status) \(health.text)")
+        #expect(runningDuringOutage.allSatisfy { $0 }, "a process died while the database was away")
+        #expect(failed.isEmpty, "requests without an answer (\(failed.count)): \(describe(failed))")
+        #expect(wrongBefore.isEmpty, "before the outage (\(wrongBefore.count)): \(describe(wrongBefore))")
+        #expect(wrongDuring.isEmpty, "during the outage (\(wrongDuring.count)): \(describe(wrongDuring))")
+        #expect(wrongAround.isEmpty, "around the stop and start (\(wrongAround.count)): \(describe(wrongAround))")
+        #expect(wrongAfter.isEmpty, "after the restart (\(wrongAfter.count)): \(describe(wrongAfter))")
+        for process in 0..<Self.processCount {
+            #expect(
+                during.contains { $0.process == process && isUnavailable($0) },
+                "process \(process + 1) answered nothing while the database was away")
+        }
+        #expect(recovered.allSatisfy { $0 <= Self.recoverySeconds }, "first 202 after the restart: \(recovered) s")
+        #expect(delivered, "never delivered (webhook index, event): \(tally.missingSample())")
+        if !delivered {
+            ClusterLoad.printDiagnosis(database, servers: servers.map(\.process))
+        }
+
+        for (index, server) in servers.enumerated() {
+            print("  process \(index + 1) log: \(ClusterLoad.logSummary(server.process))")
+        }
+
+        // Nothing crashed, and both processes still stop cleanly.
+        for (index, server) in servers.enumerated() {
+            #expect(server.process.isRunning, "process \(index + 1) died:\n\(server.process.stderr.suffix(2000))")
+            server.process.signal(SIGTERM)
+        }
+        for (index, server) in servers.enumerated() {
+            #expect(await ClusterLoad.waitForExit(server.process, seconds: 30), "process \(index + 1) ignored SIGTERM")
+            server.process.kill()
+            #expect(
+                server.process.result.exitedNormally && server.process.result.status == 0, "\(server.process.result)")
+        }
+    }
+
+    /// `senders` clients send events until `stop` is set, sender i to process i mod 2, pausing 5 ms between
+    /// requests, and record every answer (or failure) with when it was sent and answered.
+    private func send(
+        ports: [Int], key: String, recorder: Recorder, stop: SharedFlag, clock: @escaping @Sendable () -> Double
+    ) async {
+        let fields = ClusterLoad.headers(key)
+        await withTaskGroup(of: Void.self) { group in
+            for sender in 0..<Self.senders {
+                group.addTask {
+                    let process = sender % ports.count
+                    let url = "http://127.0.0.1:\(ports[process])/2026-02-01/events.json"
+                    var number = 0
+                    while !stop.isSet {
+                        number += 1
+                        let sentAt = clock()
+                        var answer = Answer(process: process, sentAt: sentAt, answeredAt: sentAt, body: "")
+                        do {
+                            let response = try await HTTPClient.send(
+                                "POST", url, headers: fields, body: ClusterLoad.eventBody(number), timeoutSeconds: 15)
+                            answer.status = response.status
+                            answer.body = response.text
+                            answer.retryAfter = response.header("Retry-After")
+                            answer.eventID = response.status == 202 ? response.json?["id"] as? String : nil
+                        } catch {
+                            answer.error = String(describing: error)
+                        }
+                        answer.answeredAt = clock()
+                        recorder.add(answer)
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                }
+            }
+        }
+    }
+}
