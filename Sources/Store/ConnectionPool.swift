@@ -9,8 +9,17 @@ protocol PooledConnection: AnyObject, Sendable {
     /// cannot be used again (stuck in a transaction, or its server went away) and must be closed.
     func prepareForReuse() -> Bool
 
+    /// Whether a connection that sat idle in the pool can still be lent out, checked without a round trip: false
+    /// when its server ended the session meanwhile (a restart cuts every session).
+    func isUsableAfterIdle() -> Bool
+
     /// Releases the connection. Safe to call more than once.
     func close()
+}
+
+extension PooledConnection {
+    /// A connection that cannot lose its server (an SQLite file) is always usable.
+    func isUsableAfterIdle() -> Bool { true }
 }
 
 /// A bounded set of connections to one database, each lent to one caller at a time.
@@ -18,7 +27,8 @@ protocol PooledConnection: AnyObject, Sendable {
 /// Connections open lazily up to `capacity`; when all are out, a caller waits (up to `checkoutTimeout`) for one
 /// to come back. A counting semaphore holds the free slots and a mutex guards the idle list, so a waiting
 /// thread sleeps in the kernel instead of spinning. A connection that comes back unusable is closed and its slot
-/// freed, so the next checkout opens a fresh one: that is how the pool recovers after a database restart.
+/// freed, and an idle one whose server ended its session is replaced at checkout, so the pool recovers from a
+/// database restart without failing a caller once the database answers again.
 final class ConnectionPool<Connection: PooledConnection>: Sendable {
     private struct State {
         var idle: [Connection] = []
@@ -90,19 +100,31 @@ final class ConnectionPool<Connection: PooledConnection>: Sendable {
 
         switch pick {
         case .idle(let connection):
-            return connection
+            if connection.isUsableAfterIdle() {
+                return connection
+            }
+            // Its server went away while it sat here (e.g. restarted): open a fresh one in its place rather than
+            // fail this caller.
+            logger.warning("store connection dropped: the server ended its session while it was idle")
+            connection.close()
+            return try openInSlot()
         case .closed:
             slots.signal()
             throw StoreError.closed
         case .open:
-            do {
-                let connection = try open()
-                logger.debug("store connection opened", ["pool_size": capacity])
-                return connection
-            } catch {
-                release(nil)
-                throw error
-            }
+            return try openInSlot()
+        }
+    }
+
+    /// Opens a connection for a slot already taken and counted in `opened`; gives both back when that fails.
+    private func openInSlot() throws -> Connection {
+        do {
+            let connection = try open()
+            logger.debug("store connection opened", ["pool_size": capacity])
+            return connection
+        } catch {
+            release(nil)
+            throw error
         }
     }
 

@@ -67,6 +67,26 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         }
     }
 
+    /// False when the server ended the session while the connection sat idle, as a restart or a failover does to
+    /// every session: an idle session is sent nothing, so anything waiting on the socket is the server's last
+    /// message and the end of the stream. Reading them without waiting is how libpq learns the session is over.
+    func isUsableAfterIdle() -> Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        var reads = 0
+        while reads < 4 && Self.hasInput(PQsocket(handle)) {
+            reads += 1
+            guard PQconsumeInput(handle) == 1 else { return false }
+        }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Whether the socket has bytes (or the end of the stream) to read right now.
+    private static func hasInput(_ socket: Int32) -> Bool {
+        guard socket >= 0 else { return false }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+
     /// Runs a parameterized statement and returns its rows (empty for commands).
     @discardableResult
     func query(_ sql: String, _ values: [any PostgresBindable] = []) throws -> PostgresResult {

@@ -185,6 +185,55 @@ import Testing
         }
     }
 
+    /// A restart of PostgreSQL while a process sits idle: every connection in its pool was cut, and none of them
+    /// may turn the first requests after the database is back into 503s.
+    @Test(.enabled(if: PostgresCluster.isAvailable, "needs PostgreSQL's server programs (scripts/setup test)"))
+    func aRestartWhileIdleCostsNoRequest() async throws {
+        let directory = try ScratchDirectory("dw-outage")
+        defer { directory.remove() }
+        let cluster = try PostgresCluster()
+        defer { cluster.destroy() }
+        let database = try ClusterLoad.Database(cluster: cluster, name: "dw_idle", directory: directory.path)
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        let key = try ClusterLoad.makeKey(database, directory: directory.path)
+        let (server, port) = try await ServerProcess.startServer(
+            ClusterLoad.serveArguments(database, caFile: ca.caFile), directory: directory.path)
+        defer { server.kill() }
+
+        /// 40 listings, 20 at a time: enough to use every connection of the pool (8) at once.
+        func burst() async -> [String] {
+            await withTaskGroup(of: String.self) { group in
+                var results: [String] = []
+                for index in 0..<40 {
+                    if index >= 20, let result = await group.next() { results.append(result) }
+                    group.addTask {
+                        do {
+                            let response = try await HTTPClient.send(
+                                "GET", "http://127.0.0.1:\(port)/2026-02-01/webhooks.json",
+                                headers: ClusterLoad.headers(key), timeoutSeconds: 15)
+                            return response.status == 200 ? "200" : "\(response.status) \(response.text)"
+                        } catch {
+                            return "\(error)"
+                        }
+                    }
+                }
+                for await result in group { results.append(result) }
+                return results
+            }
+        }
+
+        let warm = await burst() + burst()
+        #expect(warm.allSatisfy { $0 == "200" }, "before the restart: \(warm.filter { $0 != "200" }.prefix(3))")
+        try cluster.stop()
+        try cluster.start()
+        let after = await burst()
+        let failed = after.filter { $0 != "200" }
+        print("idle restart: \(after.count - failed.count) of \(after.count) requests answered 200 right after it")
+        #expect(failed.isEmpty, "after the restart (\(failed.count)): \(failed.prefix(3))")
+        #expect(server.isRunning, "serve died:\n\(server.stderr.suffix(2000))")
+    }
+
     /// `senders` clients send events until `stop` is set, sender i to process i mod 2, pausing 5 ms between
     /// requests, and record every answer (or failure) with when it was sent and answered.
     private func send(
