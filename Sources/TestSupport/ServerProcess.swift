@@ -259,9 +259,11 @@ public struct ScratchDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    /// `sqlite:<dir>/x.db`.
+    /// `sqlite:<dir>/x.db`: an SQLite file whatever store the run uses. A test meant for every store gives its
+    /// commands a `TestDatabase` instead.
     public var database: String { "sqlite:\(databasePath)" }
 
+    /// The SQLite file of `database`.
     public var databasePath: String { "\(path)/x.db" }
 
     public func remove() {

@@ -4,25 +4,52 @@ import Store
 import WebhookAPI
 import WebhookCore
 
-/// The real service, started in this process on `127.0.0.1:0` with a fresh SQLite file, for one test.
+/// The real service, started in this process on `127.0.0.1:0` with a fresh database, for one test: an SQLite file
+/// in the test's directory, or a database of its own on the PostgreSQL server of `DONUTWORK_TEST_POSTGRES` when the
+/// run uses PostgreSQL (see `TestDatabase`).
 public final class TestService: Sendable {
     public let service: WebhookService
+    /// The test's own directory, removed by `stop()`.
     public let directory: String
-    public let databasePath: String
+    /// The service's database, dropped by `stop()`.
+    public let database: TestDatabase
 
     /// Starts the service; `configure` may change the configuration first.
-    public init(_ configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+    /// - Parameter store: the engine; by default the one this run uses. Pass `.sqlite` for a test about the SQLite
+    ///   file itself, and say why beside it.
+    public init(store: TestStoreKind = .current, _ configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("dw-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        databasePath = "\(directory)/donutwork.db"
+        do {
+            database = try TestDatabase.make(store, in: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
 
-        var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: "sqlite:\(databasePath)", threads: 2)
-        configuration.tlsCheckTimeout = 5
-        configure(&configuration)
-        let level = ProcessInfo.processInfo.environment["DONUTWORK_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(name:))
-        service = try WebhookService(
-            configuration: configuration, logger: Logger(label: "test", level: level ?? .error))
-        try service.start()
+        do {
+            var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: database.url, threads: 2)
+            configuration.masterKeyFile = database.masterKeyFile
+            configuration.tlsCheckTimeout = 5
+            configure(&configuration)
+            let level = ProcessInfo.processInfo.environment["DONUTWORK_TEST_LOG_LEVEL"].flatMap(
+                Logger.Level.init(name:))
+            service = try WebhookService(
+                configuration: configuration, logger: Logger(label: "test", level: level ?? .error))
+            try service.start()
+        } catch {
+            database.drop()
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
+    /// The SQLite file of a service started with `store: .sqlite`.
+    public var databasePath: String {
+        guard let path = database.sqlitePath else {
+            preconditionFailure("databasePath is SQLite's; start this test's service with TestService(store: .sqlite)")
+        }
+        return path
     }
 
     public var baseURL: String { "http://127.0.0.1:\(service.port)" }
@@ -55,9 +82,10 @@ public final class TestService: Sendable {
         return try await HTTPClient.send(method, baseURL + path, headers: fields, body: body.map { Array($0.utf8) })
     }
 
-    /// Stops the service and removes its files.
+    /// Stops the service, drops its database and removes its files.
     public func stop() {
         service.stop(gracePeriod: .seconds(2))
+        database.drop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

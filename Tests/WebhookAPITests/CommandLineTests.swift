@@ -5,9 +5,23 @@ import Testing
 /// The `donutwork-webhooks` executable as an operator runs it: exit codes, standard output and standard error.
 @Suite(.timeLimit(.minutes(1))) struct CommandLineTests {
     let directory: ScratchDirectory
+    /// The test's database, on the store this run uses; nothing opens it until a command does.
+    let database: TestDatabase
 
     init() throws {
         directory = try ScratchDirectory("dw-cli")
+        do {
+            database = try TestDatabase.make(in: directory.path)
+        } catch {
+            directory.remove()
+            throw error
+        }
+    }
+
+    /// Drops the database and removes the directory.
+    private func cleanUp() {
+        database.drop()
+        directory.remove()
     }
 
     /// Runs the executable in the test's directory.
@@ -17,20 +31,16 @@ import Testing
 
     /// `keys create` with read and write permissions for acme; returns the key.
     private func createKey(company: String = "acme") throws -> String {
-        let result = try run([
-            "keys", "create", "--company", company, "--permissions", "webhooks:read,webhooks:write",
-            "--database", directory.database,
-        ])
+        let create = ["keys", "create", "--company", company, "--permissions", "webhooks:read,webhooks:write"]
+        let result = try run(create + database.arguments)
         #expect(result.status == 0, "\(result)")
         return try #require(result.stdoutLines.first, "\(result)")
     }
 
     @Test func keysCreatePrintsOnlyTheKey() throws {
-        defer { directory.remove() }
-        let result = try run([
-            "keys", "create", "--company", "acme", "--permissions", "webhooks:read,webhooks:write",
-            "--database", directory.database,
-        ])
+        defer { cleanUp() }
+        let create = ["keys", "create", "--company", "acme", "--permissions", "webhooks:read,webhooks:write"]
+        let result = try run(create + database.arguments)
         #expect(result.status == 0, "\(result)")
         #expect(result.exitedNormally)
         #expect(result.stdoutLines.count == 1, "\(result)")
@@ -41,11 +51,11 @@ import Testing
     }
 
     @Test func keysListShowsThePrefixAndRevokeMarksTheKeyRevoked() throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let key = try createKey()
         let prefix = String(key.prefix(12))
 
-        let listed = try run(["keys", "list", "--company", "acme", "--database", directory.database])
+        let listed = try run(["keys", "list", "--company", "acme"] + database.arguments)
         #expect(listed.status == 0, "\(listed)")
         #expect(!listed.stdout.contains(key), "keys list printed the whole key")
         #expect(!listed.stderr.contains(key), "keys list logged the whole key")
@@ -58,38 +68,36 @@ import Testing
         #expect(row.count == 4 && ISO8601DateFormatter().date(from: row[2]) != nil, "created: \(row)")
         #expect(row.last == "-")
 
-        let revoked = try run(["keys", "revoke", prefix, "--database", directory.database])
+        let revoked = try run(["keys", "revoke", prefix] + database.arguments)
         #expect(revoked.status == 0, "\(revoked)")
         #expect(revoked.stdout == "revoked \(prefix)\n")
 
-        let after = try run(["keys", "list", "--company", "acme", "--database", directory.database])
+        let after = try run(["keys", "list", "--company", "acme"] + database.arguments)
         #expect(after.status == 0, "\(after)")
         let revokedRow = try #require(after.stdoutLines.last).components(separatedBy: "\t")
         #expect(revokedRow.first == prefix)
         let revokedAt = try #require(revokedRow.last)
         #expect(revokedAt != "-" && ISO8601DateFormatter().date(from: revokedAt) != nil, "revoked: \(revokedRow)")
 
-        let again = try run(["keys", "revoke", prefix, "--database", directory.database])
+        let again = try run(["keys", "revoke", prefix] + database.arguments)
         #expect(again.status == 1, "\(again)")
         #expect(again.stdout == "")
         #expect(again.stderr.contains("no active key with prefix \(prefix)"), "\(again)")
     }
 
     @Test func unknownPermissionIsAUsageError() throws {
-        defer { directory.remove() }
-        let result = try run([
-            "keys", "create", "--company", "acme", "--permissions", "bogus", "--database", directory.database,
-        ])
+        defer { cleanUp() }
+        let result = try run(["keys", "create", "--company", "acme", "--permissions", "bogus"] + database.arguments)
         #expect(result.status == 2, "\(result)")
         #expect(result.stdout == "")
         #expect(result.stderr.hasPrefix("error: --permissions must be"), "\(result)")
         #expect(result.stderr.contains("usage: donutwork-webhooks keys create"), "\(result)")
-        #expect(!FileManager.default.fileExists(atPath: directory.databasePath), "a refused command opened the store")
+        #expect(try database.isUntouched(), "a refused command opened the store")
     }
 
     @Test func unknownFlagIsAUsageError() throws {
-        defer { directory.remove() }
-        let result = try run(["keys", "create", "--company", "acme", "--nope", "--database", directory.database])
+        defer { cleanUp() }
+        let result = try run(["keys", "create", "--company", "acme", "--nope"] + database.arguments)
         #expect(result.status == 2, "\(result)")
         #expect(result.stdout == "")
         #expect(result.stderr.hasPrefix("error: unknown flag --nope\n"), "\(result)")
@@ -102,7 +110,7 @@ import Testing
         ["migrate", "--help"], ["emit", "--help"],
     ])
     func helpExitsZeroWithUsage(arguments: [String]) throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let result = try run(arguments)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.hasPrefix("usage: donutwork-webhooks"), "\(result)")
@@ -112,7 +120,7 @@ import Testing
     }
 
     @Test func noArgumentsExitsTwoWithUsage() throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let result = try run([])
         #expect(result.status == 2, "\(result)")
         #expect(result.stdout == "")
@@ -120,7 +128,7 @@ import Testing
     }
 
     @Test func aGroupNameWithHelpListsItsCommands() throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let result = try run(["keys", "--help"])
         #expect(result.status == 0, "\(result)")
         #expect(
@@ -149,7 +157,7 @@ import Testing
         ),
     ])
     func badServeSettingsAreUsageErrors(arguments: [String], message: String) throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let result = try run(arguments)
         #expect(result.status == 2, "\(result)")
         #expect(result.stderr.hasPrefix(message), "\(result)")
@@ -177,20 +185,21 @@ import Testing
     }
 
     @Test func revokeAcceptsTheWholeKey() throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let key = try createKey()
-        let revoked = try run(["keys", "revoke", key, "--database", directory.database])
+        let revoked = try run(["keys", "revoke", key] + database.arguments)
         #expect(revoked.status == 0, "\(revoked)")
         #expect(revoked.stdout == "revoked \(key.prefix(12))\n")
     }
 
     @Test func emitAcceptsAnEventLikeTheAPIAndKeepsIdempotency() throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         _ = try createKey()
-        let arguments = [
-            "emit", "--company", "acme", "--type", "RecurringPayments.charge.paid", "--data", #"{"amount":5}"#,
-            "--idempotency-key", "k-1", "--database", directory.database,
-        ]
+        let arguments =
+            [
+                "emit", "--company", "acme", "--type", "RecurringPayments.charge.paid", "--data", #"{"amount":5}"#,
+                "--idempotency-key", "k-1",
+            ] + database.arguments
         let first = try run(arguments)
         #expect(first.status == 0, "\(first)")
         let line = try #require(first.stdoutLines.first)
@@ -203,20 +212,19 @@ import Testing
         #expect(again.status == 0, "\(again)")
         #expect(again.stdout == "replayed \(eventID) RecurringPayments.charge.paid deliveries=0\n")
 
-        let unknown = try run([
-            "emit", "--company", "acme", "--type", "Nope.x", "--data", "{}", "--database", directory.database,
-        ])
+        let unknown = try run(
+            ["emit", "--company", "acme", "--type", "Nope.x", "--data", "{}"] + database.arguments)
         #expect(unknown.status == 1, "\(unknown)")
         #expect(unknown.stderr == "error: Some events are not available\n")
     }
 
     @Test func aClientThatHangsUpBeforeItsAnswerDoesNotKillServe() async throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let key = try createKey()
         let silent = try TCPListener()
         defer { silent.stop() }
         let (server, port) = try await ServerProcess.startServer(
-            ["--database", directory.database, "--allow-private-targets", "--tls-check-timeout", "1"],
+            database.arguments + ["--allow-private-targets", "--tls-check-timeout", "1"],
             directory: directory.path)
         defer { server.kill() }
 
@@ -235,8 +243,8 @@ import Testing
     }
 
     @Test func unknownCommandExitsTwo() throws {
-        defer { directory.remove() }
-        let result = try run(["frobnicate", "--database", directory.database])
+        defer { cleanUp() }
+        let result = try run(["frobnicate", "--database", database.url])
         #expect(result.status == 2, "\(result)")
         #expect(result.stdout == "")
         #expect(result.stderr.hasPrefix("error: unknown command \"frobnicate --database\"\n"), "\(result)")
@@ -244,39 +252,38 @@ import Testing
     }
 
     @Test func databaseComesFromTheEnvironmentWhenTheFlagIsAbsent() throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let created = try run(
             ["keys", "create", "--company", "acme", "--permissions", "webhooks:read"],
-            environment: ["DONUTWORK_DATABASE": directory.database])
+            environment: database.environment)
         #expect(created.status == 0, "\(created)")
         let key = try #require(created.stdoutLines.first)
-        #expect(FileManager.default.fileExists(atPath: directory.databasePath), "DONUTWORK_DATABASE was ignored")
+        #expect(try !database.isUntouched(), "DONUTWORK_DATABASE was ignored")
         #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/donutwork.db"), "used the default store")
 
-        let listed = try run(["keys", "list", "--company", "acme", "--database", directory.database])
+        let listed = try run(["keys", "list", "--company", "acme"] + database.arguments)
         #expect(listed.status == 0, "\(listed)")
         #expect(
             listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t").first } == [String(key.prefix(12))])
 
         // The flag wins over the variable.
-        let other = try ScratchDirectory("dw-cli-other")
-        defer { other.remove() }
+        let other = try TestDatabase.make()
+        defer { other.drop() }
         let flagged = try run(
-            ["keys", "list", "--company", "acme", "--database", directory.database],
-            environment: ["DONUTWORK_DATABASE": other.database])
+            ["keys", "list", "--company", "acme"] + database.arguments,
+            environment: other.environment)
         #expect(flagged.status == 0, "\(flagged)")
-        #expect(!FileManager.default.fileExists(atPath: other.databasePath))
+        #expect(try other.isUntouched())
     }
 
     @Test func eventTypesAddThenList() throws {
-        defer { directory.remove() }
-        let added = try run([
-            "event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database,
-        ])
+        defer { cleanUp() }
+        let add = ["event-types", "add", "Orders.created", "--company", "acme"]
+        let added = try run(add + database.arguments)
         #expect(added.status == 0, "\(added)")
         #expect(added.stdout == "added Orders.created\n")
 
-        let listed = try run(["event-types", "list", "--database", directory.database])
+        let listed = try run(["event-types", "list"] + database.arguments)
         #expect(listed.status == 0, "\(listed)")
         #expect(listed.stdoutLines.first == "NAME\tCOMPANY_ID")
         let rows = listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t") }
@@ -291,18 +298,16 @@ import Testing
                 == "NAME\tCOMPANY_ID\nOrders.created\t1\nRecurringPayments.charge.failed\t*\nRecurringPayments.charge.paid\t*\n"
         )
 
-        let again = try run([
-            "event-types", "add", "Orders.created", "--company", "acme", "--database", directory.database,
-        ])
+        let again = try run(add + database.arguments)
         #expect(again.status == 0, "\(again)")
         #expect(again.stdout == "Orders.created already exists\n")
     }
 
     @Test func cliKeyAuthenticatesAgainstServeAndTheLogNeverShowsIt() async throws {
-        defer { directory.remove() }
+        defer { cleanUp() }
         let key = try createKey()
         let (server, port) = try await ServerProcess.startServer(
-            ["--database", directory.database, "--threads", "2"], directory: directory.path)
+            database.arguments + ["--threads", "2"], directory: directory.path)
         defer { server.kill() }
 
         let response = try await HTTPClient.send(

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 import WebhookCore
 
-/// The delivery engine end to end: real HTTPS receivers on loopback, the real dispatcher, a real SQLite file.
+/// The delivery engine end to end: real HTTPS receivers on loopback, the real dispatcher, a real database.
 @Suite(.serialized) struct DeliveryTests {
     let ca: TestCertificateAuthority
 

@@ -3,7 +3,7 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// `serve` as a child process across restarts of the same SQLite file: an accepted event survives SIGKILL, and the
+/// `serve` as a child process across restarts on the same database: an accepted event survives SIGKILL, and the
 /// address policy of the running process, not the one a webhook was created under, decides where deliveries go.
 @Suite(.serialized, .timeLimit(.minutes(4))) struct DurabilityTests {
     /// Event ids answered 202, and how many requests are out; shared with the sending tasks.
@@ -39,23 +39,22 @@ import Testing
     static let eventBody = Array(#"{"event":{"type":"RecurringPayments.charge.paid","data":{"n":1}}}"#.utf8)
     static let eventType = "RecurringPayments.charge.paid"
 
-    private func serveArguments(_ directory: ScratchDirectory, _ ca: TestCertificateAuthority, privateTargets: Bool)
+    private func serveArguments(_ database: TestDatabase, _ ca: TestCertificateAuthority, privateTargets: Bool)
         -> [String]
     {
-        (privateTargets ? ["--allow-private-targets"] : [])
+        (privateTargets ? ["--allow-private-targets"] : []) + database.arguments
             + [
-                "--database", directory.database, "--ca-file", ca.caFile, "--rate-limit", "0",
+                "--ca-file", ca.caFile, "--rate-limit", "0",
                 "--retry-schedule", "1s,1s,1s,1s,1s", "--connect-timeout", "1", "--request-timeout", "2",
                 "--log-level", "warning",
             ]
     }
 
-    private func makeKey(_ directory: ScratchDirectory) throws -> String {
-        let created = try ServerProcess.run(
-            [
-                "keys", "create", "--company", "acme", "--permissions", "webhooks:read,webhooks:write,events:write",
-                "--database", directory.database,
-            ], directory: directory.path)
+    private func makeKey(_ database: TestDatabase, in directory: ScratchDirectory) throws -> String {
+        let create = [
+            "keys", "create", "--company", "acme", "--permissions", "webhooks:read,webhooks:write,events:write",
+        ]
+        let created = try ServerProcess.run(create + database.arguments, directory: directory.path)
         #expect(created.status == 0, "\(created)")
         return try #require(created.stdoutLines.first)
     }
@@ -123,12 +122,14 @@ import Testing
         let started = Date()
         let directory = try ScratchDirectory("dw-durable")
         defer { directory.remove() }
+        let database = try TestDatabase.make(in: directory.path)
+        defer { database.drop() }
         let ca = try TestCertificateAuthority()
         defer { ca.remove() }
         let receiver = try HTTPSReceiver(certificate: ca.valid.certificate, key: ca.valid.key)
         defer { receiver.stop() }
-        let key = try makeKey(directory)
-        let arguments = serveArguments(directory, ca, privateTargets: true)
+        let key = try makeKey(database, in: directory)
+        let arguments = serveArguments(database, ca, privateTargets: true)
 
         let (first, firstPort) = try await ServerProcess.startServer(arguments, directory: directory.path)
         defer { first.kill() }
@@ -195,14 +196,16 @@ import Testing
     @Test func aWebhookCreatedWhilePrivateTargetsWereAllowedIsBlockedAfterRestart() async throws {
         let directory = try ScratchDirectory("dw-durable")
         defer { directory.remove() }
+        let database = try TestDatabase.make(in: directory.path)
+        defer { database.drop() }
         let ca = try TestCertificateAuthority()
         defer { ca.remove() }
         let receiver = try HTTPSReceiver(certificate: ca.valid.certificate, key: ca.valid.key)
         defer { receiver.stop() }
-        let key = try makeKey(directory)
+        let key = try makeKey(database, in: directory)
 
         let (first, firstPort) = try await ServerProcess.startServer(
-            serveArguments(directory, ca, privateTargets: true), directory: directory.path)
+            serveArguments(database, ca, privateTargets: true), directory: directory.path)
         defer { first.kill() }
         let webhookID = try await createWebhook(
             port: firstPort, key: key, url: "https://localhost:\(receiver.port)/hook")
@@ -212,7 +215,7 @@ import Testing
         #expect(first.result.exitedNormally && first.result.status == 0, "\(first.result)")
 
         let (second, port) = try await ServerProcess.startServer(
-            serveArguments(directory, ca, privateTargets: false), directory: directory.path)
+            serveArguments(database, ca, privateTargets: false), directory: directory.path)
         defer { second.kill() }
         let base = "http://127.0.0.1:\(port)/2026-02-01"
         let emitted = try await HTTPClient.send(

@@ -115,6 +115,7 @@ import WebhookCore
             if !serviceStopped {
                 app.service.stop(gracePeriod: .seconds(2))
             }
+            app.database.drop()
             try? FileManager.default.removeItem(atPath: app.directory)
             receiver.stop()
             ca.remove()
@@ -126,13 +127,11 @@ import WebhookCore
             #expect(list.status == 200)
         }
 
-        // Stop the server and close the store, but keep the files to read them.
+        // Stop the server and close the store, but keep the database to read all of it: the SQLite file with its
+        // write-ahead log, or a dump of the PostgreSQL database.
         app.service.stop(gracePeriod: .seconds(2))
         serviceStopped = true
-        var stored = try Data(contentsOf: URL(fileURLWithPath: app.databasePath))
-        if let wal = try? Data(contentsOf: URL(fileURLWithPath: app.databasePath + "-wal")) {
-            stored.append(wal)
-        }
+        let stored = try app.database.contents()
 
         for key in [keyA, keyB, readOnly] {
             let secret = String(key.dropFirst(APIKeyMaterial.prefixLength))

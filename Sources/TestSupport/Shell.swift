@@ -1,0 +1,66 @@
+import Foundation
+
+/// Runs helper programs for tests.
+public enum Shell {
+    /// A program that exited with a failure.
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: String
+        public var status: Int32
+        public var output: String
+        public var description: String { "\(command) exited with \(status): \(output)" }
+    }
+
+    /// The real Python interpreter, not a wrapper script (pyenv's shims would survive a SIGTERM of their own).
+    public static func pythonExecutable() throws -> String {
+        try run("python3", ["-c", "import sys; print(sys.executable)"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Waits for a process by polling: Foundation's `waitUntilExit` spins a run loop at full CPU on Linux.
+    /// Kills it when it outlives the timeout.
+    public static func waitForExit(_ process: Process, timeoutSeconds: Double) {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline {
+            usleep(10_000)
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            while process.isRunning {
+                usleep(10_000)
+            }
+        }
+    }
+
+    /// Runs a program found on PATH (or at an absolute path), waits, and returns its standard output with its
+    /// standard error; throws on a non-zero exit.
+    /// - Parameters:
+    ///   - environment: added to this process's environment for the program.
+    ///   - currentDirectory: where the program starts; this process's own directory when `nil`.
+    @discardableResult
+    public static func run(
+        _ program: String, _ arguments: [String], environment: [String: String] = [:],
+        currentDirectory: String? = nil
+    ) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let currentDirectory {
+            process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
+        }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        waitForExit(process, timeoutSeconds: 60)
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw Failure(
+                command: ([program] + arguments).joined(separator: " "), status: process.terminationStatus, output: text
+            )
+        }
+        return text
+    }
+}
