@@ -41,6 +41,9 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
             PQfinish(connection)
             throw PostgresError(state: PostgresError.connectionFailure, message: message)
         }
+        // libpq prints the server's notices (e.g. "relation ... already exists, skipping") on standard error,
+        // which is the operator's log; they carry nothing an operator needs, so they are dropped.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 
