@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "WebhookCoreTests", dependencies: ["WebhookCore"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Logging", "TestSupport"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore", "Logging"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "WebhookCore", "Logging", "Locking", "TestSupport"]),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "Store", "WebhookCore", "Logging"]),
         .testTarget(
             name: "WebhookAPITests",

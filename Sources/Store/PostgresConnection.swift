@@ -17,6 +17,10 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     private var handle: OpaquePointer?
     /// Prepared statement names by SQL text; they live as long as the server session.
     private var prepared: [String: String] = [:]
+    /// Round trips since the pool last took this connection back: a connection that fails on its first one has
+    /// sent nothing the server acted on (typically it died while idle, in a server restart), so the call may be
+    /// repeated on a fresh connection.
+    private(set) var roundTripsSinceReuse = 0
 
     /// Connects with `conninfo`: a `postgres://` or `postgresql://` URL, or libpq's `key=value` form.
     ///
@@ -37,6 +41,9 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
             PQfinish(connection)
             throw PostgresError(state: PostgresError.connectionFailure, message: message)
         }
+        // libpq prints the server's notices (e.g. "relation ... already exists, skipping") on standard error,
+        // which is the operator's log; they carry nothing an operator needs, so they are dropped.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 
@@ -55,6 +62,7 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
 
     /// Leaves a transaction a failed caller left open; `false` when the server went away or the session is stuck.
     func prepareForReuse() -> Bool {
+        roundTripsSinceReuse = 0
         guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
         switch PQtransactionStatus(handle) {
         case PQTRANS_IDLE:
@@ -123,7 +131,7 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
             try execute("COMMIT")
             return result
         } catch {
-            if let handle, PQtransactionStatus(handle) != PQTRANS_IDLE {
+            if let handle, PQstatus(handle) == CONNECTION_OK, PQtransactionStatus(handle) != PQTRANS_IDLE {
                 _ = try? execute("ROLLBACK")
             }
             throw error
@@ -152,6 +160,7 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
 
     /// Turns a `PGresult` into a `PostgresResult`, or throws with the server's SQLSTATE and message.
     private func check(_ result: OpaquePointer?, on connection: OpaquePointer) throws -> PostgresResult {
+        roundTripsSinceReuse += 1
         guard let result else {
             throw PostgresError(state: PostgresError.connectionFailure, message: Self.lastMessage(connection))
         }
@@ -175,7 +184,8 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     /// libpq's last message on `connection`, on one line.
     private static func lastMessage(_ connection: OpaquePointer) -> String {
         guard let text = PQerrorMessage(connection) else { return "unknown error" }
-        let message = String(cString: text).split(whereSeparator: \.isNewline).joined(separator: " ")
+        let message = String(cString: text).split(whereSeparator: { $0.isNewline || $0 == "\t" })
+            .joined(separator: " ")
         return message.isEmpty ? "unknown error" : message
     }
 
@@ -370,6 +380,9 @@ struct PostgresError: Error, CustomStringConvertible {
 
     /// Serialization failures and deadlocks: the transaction was rolled back whole and may simply run again.
     var isRetryable: Bool { state == "40001" || state == "40P01" }
+
+    /// The session is gone: the server closed it (restart, failover, idle timeout) or the network dropped it.
+    var isConnectionLoss: Bool { state.hasPrefix("08") || state == "57P01" || state == "57P02" }
 
     /// The store error for this failure: lost connections, a server shutting down or full, and lock timeouts are
     /// worth retrying later; integrity violations are conflicts; the rest is a failure.

@@ -62,22 +62,39 @@ public final class PostgresStore: Store {
 
     /// Runs `body` on a pooled connection, turning PostgreSQL failures into `StoreError`s that name `operation`.
     func withConnection<T>(_ operation: String, _ body: (PostgresConnection) throws -> T) throws -> T {
-        do {
-            return try pool.withConnection(operation: operation, body)
-        } catch let error as PostgresError {
-            throw error.storeError(operation: operation)
-        }
+        try withRetries(operation, transaction: false, body)
     }
 
-    /// Runs `body` in a transaction on a pooled connection; runs it again (up to three times in all) when the
-    /// server rolled it back for a deadlock or a serialization failure, which leaves nothing behind.
+    /// Runs `body` in a transaction on a pooled connection.
     func withTransaction<T>(_ operation: String, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try withRetries(operation, transaction: true, body)
+    }
+
+    /// Runs `body` (in a transaction when asked), again when that is certainly safe:
+    ///
+    /// - up to three times in all when the server rolled the transaction back for a deadlock or a serialization
+    ///   failure, which leaves nothing behind;
+    /// - once more on a fresh connection when a pooled one turned out dead on its first round trip (the server
+    ///   restarted while it sat idle), since the server acted on nothing it sent.
+    private func withRetries<T>(
+        _ operation: String, transaction: Bool, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
         var attempt = 1
+        var replacedDeadConnection = false
         while true {
             do {
                 return try pool.withConnection(operation: operation) { connection in
-                    try connection.transaction { try body(connection) }
+                    do {
+                        return transaction ? try connection.transaction { try body(connection) } : try body(connection)
+                    } catch let error as PostgresError
+                        where error.isConnectionLoss && connection.roundTripsSinceReuse == 1 && !replacedDeadConnection
+                    {
+                        throw DeadPooledConnection(underlying: error)
+                    }
                 }
+            } catch is DeadPooledConnection {
+                replacedDeadConnection = true
+                logger.info("store connection found dead; trying a fresh one", ["operation": operation])
             } catch let error as PostgresError where error.isRetryable && attempt < 3 {
                 attempt += 1
                 logger.debug("transaction retried", ["operation": operation, "state": error.state])
@@ -85,6 +102,11 @@ public final class PostgresStore: Store {
                 throw error.storeError(operation: operation)
             }
         }
+    }
+
+    /// A pooled connection that died while idle; the pool closes it when it comes back.
+    private struct DeadPooledConnection: Error {
+        var underlying: PostgresError
     }
 
     /// `false` when `text` cannot be a stored value (PostgreSQL text holds no NUL); lookups by it find nothing.

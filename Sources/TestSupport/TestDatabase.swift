@@ -87,12 +87,20 @@ public struct TestDatabase: Sendable {
                 masterKeyFile: nil, sqlitePath: path, postgres: nil, ownsDirectory: ownsDirectory)
 
         case .postgres:
-            guard let adminURL = postgresAdminURL else { throw Unavailable() }
             let name = "dw_test_" + (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-            let url = try databaseURL(adminURL: adminURL, name: name)
             let keyFile = "\(directory)/master.key"
-            try writeMasterKey(to: keyFile)
-            try runPSQL(url: adminURL, "CREATE DATABASE \(name)")
+            let adminURL: String
+            let url: String
+            do {
+                guard let admin = postgresAdminURL else { throw Unavailable() }
+                adminURL = admin
+                url = try databaseURL(adminURL: admin, name: name)
+                try writeMasterKey(to: keyFile)
+                try runPSQL(url: admin, "CREATE DATABASE \(name)")
+            } catch {
+                try? FileManager.default.removeItem(atPath: ownsDirectory ? directory : keyFile)
+                throw error
+            }
             return TestDatabase(
                 kind: kind, url: url, location: .postgres(url), directory: directory, masterKeyFile: keyFile,
                 sqlitePath: nil, postgres: (name, adminURL), ownsDirectory: ownsDirectory)

@@ -11,10 +11,10 @@ import WebhookCore
 /// It runs on a thread of its own: a heartbeat is a blocking store call, and it must keep its rhythm whatever the
 /// event loops and the store threads are doing.
 final class InstanceHeartbeat: Sendable {
-    /// Seconds between heartbeats.
-    static let interval: TimeInterval = 5
-    /// Seconds of silence after which a process counts as gone (three missed heartbeats).
-    static let staleAfter: TimeInterval = 15
+    /// Seconds between heartbeats (5 in production).
+    let interval: TimeInterval
+    /// Seconds of silence after which a process counts as gone: three missed heartbeats.
+    var staleAfter: TimeInterval { 3 * interval }
 
     /// This process's name in `service_instances`: random, so a restart is a new instance.
     let instanceID = Identifier.make(prefix: "ins")
@@ -26,8 +26,9 @@ final class InstanceHeartbeat: Sendable {
     private let started = Locked(false)
 
     /// - Parameter onCount: told the number of processes alive after every successful heartbeat.
-    init(store: any Store, logger: Logger, onCount: @escaping @Sendable (Int) -> Void) {
+    init(store: any Store, interval: TimeInterval, logger: Logger, onCount: @escaping @Sendable (Int) -> Void) {
         self.store = store
+        self.interval = max(0.05, interval)
         self.logger = logger
         self.onCount = onCount
     }
@@ -37,7 +38,7 @@ final class InstanceHeartbeat: Sendable {
         started.withLock { $0 = true }
         beat()
         let thread = Thread { [self] in
-            while stopping.wait(timeout: .now() + Self.interval) == .timedOut {
+            while stopping.wait(timeout: .now() + interval) == .timedOut {
                 beat()
             }
             finished.signal()
@@ -60,7 +61,7 @@ final class InstanceHeartbeat: Sendable {
 
     private func beat() {
         do {
-            let count = try store.heartbeat(instanceID: instanceID, now: Date(), staleAfter: Self.staleAfter)
+            let count = try store.heartbeat(instanceID: instanceID, now: Date(), staleAfter: staleAfter)
             onCount(count)
         } catch {
             // Keep the last share: the store being away is no reason to lift or tighten the limits.

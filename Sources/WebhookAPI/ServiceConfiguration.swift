@@ -8,6 +8,9 @@ public struct ServiceConfiguration: Sendable {
     public var listen: String
     /// `sqlite:PATH` (default `sqlite:donutwork.db`) or `postgres://...`.
     public var database: String
+    /// Seconds between this process's heartbeats in the database; processes sharing it split each key's rate
+    /// limit among those that beat within the last three intervals.
+    public var heartbeatInterval: TimeInterval = 5
     /// The most database connections this process opens (the API's store threads, the dispatcher and the
     /// background work share them).
     public var databasePoolSize: Int

@@ -81,7 +81,9 @@ public final class WebhookService: Sendable {
             logger: logger.labelled("api"), metrics: metrics)
 
         let limiter = api.rateLimiter
-        heartbeat = InstanceHeartbeat(store: store, logger: logger.labelled("heartbeat")) { count in
+        heartbeat = InstanceHeartbeat(
+            store: store, interval: configuration.heartbeatInterval, logger: logger.labelled("heartbeat")
+        ) { count in
             limiter.share(among: count)
         }
 

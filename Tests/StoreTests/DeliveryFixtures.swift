@@ -27,21 +27,15 @@ func makeAttempt(number: Int, at attemptedAt: Date, statusCode: Int? = 500) -> D
     )
 }
 
-/// The first column of the first row of a test query as text (`nil` for NULL or no row).
+/// The first column of the first row of a test query on an SQLite store's own pool, as text (`nil` for NULL or no
+/// row). `TestDatabase.queryText` reads any store.
 func queryText(_ store: SQLiteStore, _ sql: String, _ values: [any SQLiteBindable] = []) throws -> String? {
     try store.withConnection("test") { connection in
         try connection.row(sql, values) { $0.optionalString(at: 0) } ?? nil
     }
 }
 
-/// Runs SQL that changes test data behind the store's back, e.g. to set up a state no API call makes.
-func execute(_ store: SQLiteStore, _ sql: String, _ values: [any SQLiteBindable] = []) throws {
-    try store.withConnection("test") { connection in
-        _ = try connection.run(sql, values)
-    }
-}
-
 /// Claims everything due at `now` with a one-minute lease.
-func claimAll(_ store: SQLiteStore, at now: Date, limit: Int = 100) throws -> [DeliveryJob] {
+func claimAll(_ store: any Store, at now: Date, limit: Int = 100) throws -> [DeliveryJob] {
     try store.claimDueDeliveries(now: now, leaseUntil: now.addingTimeInterval(60), limit: limit)
 }

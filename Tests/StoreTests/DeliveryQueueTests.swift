@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 import WebhookCore
 
@@ -8,25 +9,25 @@ import WebhookCore
 @Suite struct DeliveryQueueTests {
     static let day: TimeInterval = 86_400
 
-    /// A store with company `acme` and its webhook `wh_a` subscribed to `paidType`.
-    func withQueue<T>(_ body: (SQLiteStore, Company) throws -> T) throws -> T {
-        try withTemporaryStore { store, _ in
+    /// A store with company `acme` and its webhook `wh_a` subscribed to `paidType`, and its database.
+    func withQueue<T>(_ body: (any Store, Company, TestDatabase) throws -> T) throws -> T {
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
-            return try body(store, acme)
+            return try body(store, acme, database)
         }
     }
 
-    func accept(_ store: SQLiteStore, _ id: String, companyID: Int64, at: Date = startTime) throws {
+    func accept(_ store: any Store, _ id: String, companyID: Int64, at: Date = startTime) throws {
         _ = try store.acceptEvent(makeEvent(id, companyID: companyID, at: at), idempotencyWindow: Self.day)
     }
 
-    func status(_ store: SQLiteStore, _ deliveryID: String, companyID: Int64) throws -> Delivery? {
+    func status(_ store: any Store, _ deliveryID: String, companyID: Int64) throws -> Delivery? {
         try store.delivery(id: deliveryID, companyID: companyID)?.delivery
     }
 
     @Test func claimsDueDeliveriesOldestFirstWithEverythingNeeded() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             for (index, id) in ["evt_3", "evt_1", "evt_2"].enumerated() {
                 try accept(store, id, companyID: acme.id, at: startTime.addingTimeInterval(Double([2, 0, 1][index])))
             }
@@ -49,7 +50,7 @@ import WebhookCore
     }
 
     @Test func aLeaseKeepsOthersOffUntilItExpires() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             try accept(store, "evt_1", companyID: acme.id)
             try accept(store, "evt_2", companyID: acme.id, at: startTime.addingTimeInterval(1))
             let now = startTime.addingTimeInterval(10)
@@ -68,7 +69,7 @@ import WebhookCore
     }
 
     @Test func concurrentClaimersNeverShareADelivery() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             for index in 0..<60 {
                 try accept(store, "evt_\(index)", companyID: acme.id)
             }
@@ -94,10 +95,10 @@ import WebhookCore
     }
 
     @Test func deliveriesOfADisabledWebhookAreNeverClaimed() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
             // A state no call makes on its own (disabling cancels): a pending delivery of a disabled webhook.
-            try execute(store, "UPDATE webhooks SET status = 'disabled' WHERE id = 'wh_a'")
+            try database.execute("UPDATE webhooks SET status = 'disabled' WHERE id = 'wh_a'")
 
             #expect(try claimAll(store, at: startTime.addingTimeInterval(1)).isEmpty)
             #expect(try store.nextDueTime() == nil)
@@ -105,7 +106,7 @@ import WebhookCore
     }
 
     @Test func aRotatedTokenSignsBesideTheNewOneUntilItExpires() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             let validUntil = startTime.addingTimeInterval(3_600)
             let rotated = try #require(
                 try store.rotateToken(
@@ -132,7 +133,7 @@ import WebhookCore
     }
 
     @Test func successEndsTheDeliveryAndTheFailureStreak() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
             try accept(store, "evt_2", companyID: acme.id)
             let jobs = try claimAll(store, at: startTime)
@@ -140,7 +141,7 @@ import WebhookCore
                 deliverySeq: jobs[0].deliverySeq, attempt: makeAttempt(number: 1, at: startTime),
                 outcome: .retry(at: startTime.addingTimeInterval(60)), disableAfter: 5 * Self.day, now: startTime
             )
-            #expect(try queryText(store, "SELECT failing_since FROM webhooks") == "2026-01-01T00:00:00.000Z")
+            #expect(try database.queryDate("SELECT failing_since FROM webhooks") == startTime)
 
             let now = startTime.addingTimeInterval(2)
             var attempt = makeAttempt(number: 1, at: now, statusCode: 204)
@@ -157,15 +158,15 @@ import WebhookCore
             #expect(delivery.attemptCount == 1)
             #expect(delivery.updatedAt == now)
             #expect(attempts == [attempt])
-            #expect(try queryText(store, "SELECT failing_since FROM webhooks") == nil)
-            #expect(try queryText(store, "SELECT last_success_at FROM webhooks") == "2026-01-01T00:00:02.000Z")
+            #expect(try database.queryDate("SELECT failing_since FROM webhooks") == nil)
+            #expect(try database.queryDate("SELECT last_success_at FROM webhooks") == now)
             #expect(
-                try queryText(store, "SELECT lease_until FROM deliveries WHERE id = ?", [jobs[1].deliveryID]) == nil)
+                try database.queryDate("SELECT lease_until FROM deliveries WHERE id = '\(jobs[1].deliveryID)'") == nil)
         }
     }
 
     @Test func retryStaysPendingDueAtTheGivenTimeWithoutALease() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             try accept(store, "evt_1", companyID: acme.id)
             let job = try #require(try claimAll(store, at: startTime).first)
             let retryAt = startTime.addingTimeInterval(5)
@@ -195,7 +196,7 @@ import WebhookCore
     }
 
     @Test func failedEndsTheDeliveryButKeepsTheWebhook() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             try accept(store, "evt_1", companyID: acme.id)
             let job = try #require(try claimAll(store, at: startTime).first)
             try store.recordAttempt(
@@ -213,7 +214,7 @@ import WebhookCore
     }
 
     @Test func goneDisablesTheWebhookAndCancelsItsPendingDeliveries() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             try store.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id))
             try accept(store, "evt_1", companyID: acme.id)
             try accept(store, "evt_2", companyID: acme.id, at: startTime.addingTimeInterval(1))
@@ -245,7 +246,7 @@ import WebhookCore
     }
 
     @Test func enablingKeepsCancelledDeliveriesCancelled() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
             let job = try #require(try claimAll(store, at: startTime).first)
             try store.recordAttempt(
@@ -256,7 +257,7 @@ import WebhookCore
             let enabled = try #require(try store.enableWebhook(id: "wh_a", companyID: acme.id, now: startTime))
             #expect(enabled.status == .enabled)
             #expect(enabled.disabledReason == nil)
-            #expect(try queryText(store, "SELECT failing_since FROM webhooks") == nil)
+            #expect(try database.queryDate("SELECT failing_since FROM webhooks") == nil)
             #expect(try status(store, job.deliveryID, companyID: acme.id)?.status == .cancelled)
             #expect(try claimAll(store, at: startTime.addingTimeInterval(1)).isEmpty)
             #expect(try store.enableWebhook(id: "wh_a", companyID: 999, now: startTime) == nil)
@@ -264,7 +265,7 @@ import WebhookCore
     }
 
     @Test func aFailureStreakLongerThanTheLimitDisablesTheWebhook() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             let limit = 5 * Self.day
             try accept(store, "evt_1", companyID: acme.id)
             try accept(store, "evt_2", companyID: acme.id)
@@ -299,7 +300,7 @@ import WebhookCore
     }
 
     @Test func aSuccessRestartsTheFailureStreak() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             let limit = 5 * Self.day
             for index in 0..<3 {
                 try accept(store, "evt_\(index)", companyID: acme.id)
@@ -316,12 +317,14 @@ import WebhookCore
                 )
             }
             #expect(try store.webhook(id: "wh_a", companyID: acme.id)?.status == .enabled)
-            #expect(try queryText(store, "SELECT failing_since FROM webhooks") == "2026-01-07T00:00:00.000Z")
+            #expect(
+                try database.queryDate("SELECT failing_since FROM webhooks")
+                    == startTime.addingTimeInterval(6 * Self.day))
         }
     }
 
     @Test func anAttemptOnACancelledDeliveryIsOnlyRecorded() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
             try accept(store, "evt_2", companyID: acme.id)
             let jobs = try claimAll(store, at: startTime)
@@ -340,13 +343,13 @@ import WebhookCore
             #expect(delivery.status == .cancelled)
             #expect(delivery.attemptCount == 1)
             #expect(attempts == [late])
-            #expect(try queryText(store, "SELECT last_success_at FROM webhooks") == nil)
+            #expect(try database.queryDate("SELECT last_success_at FROM webhooks") == nil)
             #expect(try store.webhook(id: "wh_a", companyID: acme.id)?.status == .disabled)
         }
     }
 
     @Test func anAttemptForADeletedWebhookIsIgnored() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
             let job = try #require(try claimAll(store, at: startTime).first)
             #expect(try store.deleteWebhook(id: "wh_a", companyID: acme.id))
@@ -354,12 +357,12 @@ import WebhookCore
                 deliverySeq: job.deliverySeq, attempt: makeAttempt(number: 1, at: startTime), outcome: .succeeded,
                 disableAfter: Self.day, now: startTime
             )
-            #expect(try countRows(store, "attempts") == 0)
+            #expect(try database.countRows("attempts") == 0)
         }
     }
 
     @Test func releaseGivesTheDeliveryBackDueLater() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
             let job = try #require(try claimAll(store, at: startTime).first)
             let dueAt = startTime.addingTimeInterval(10)
@@ -370,12 +373,12 @@ import WebhookCore
             let again = try #require(try claimAll(store, at: dueAt).first)
             #expect(again.deliverySeq == job.deliverySeq)
             #expect(again.attemptNumber == 1)
-            #expect(try countRows(store, "attempts") == 0)
+            #expect(try database.countRows("attempts") == 0)
         }
     }
 
     @Test func nextDueTimeIsTheEarliestPendingIgnoringLeases() throws {
-        try withQueue { store, acme in
+        try withQueue { store, acme, _ in
             #expect(try store.nextDueTime() == nil)
             try accept(store, "evt_1", companyID: acme.id, at: startTime.addingTimeInterval(3))
             try accept(store, "evt_2", companyID: acme.id, at: startTime.addingTimeInterval(1))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WebhookCore
 
@@ -8,7 +9,7 @@ import WebhookCore
     static let day: TimeInterval = 86_400
 
     @Test func oneDeliveryPerEnabledWebhookSubscribedToTheExactType() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             let globex = try store.findOrCreateCompany(slug: "globex")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
@@ -40,12 +41,12 @@ import WebhookCore
                 #expect(delivery.eventID == "evt_1")
                 #expect(Identifier.isWellFormed(delivery.id, prefix: "dlv"))
             }
-            #expect(try countRows(store, "deliveries") == 2)
+            #expect(try database.countRows("deliveries") == 2)
         }
     }
 
     @Test func replayWithinTheWindowReturnsTheFirstEventAndStoresNothing() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
             try store.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id))
@@ -64,13 +65,13 @@ import WebhookCore
             #expect(replay.replayed)
             #expect(replay.event == first.event)
             #expect(replay.deliveryCount == 2)
-            #expect(try countRows(store, "events") == 1)
-            #expect(try countRows(store, "deliveries") == 1)
+            #expect(try database.countRows("events") == 1)
+            #expect(try database.countRows("deliveries") == 1)
         }
     }
 
     @Test func keyIsPerCompanyAndExpiresWithTheWindow() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             let globex = try store.findOrCreateCompany(slug: "globex")
             try store.insertWebhook(makeWebhook(id: "wh_g", companyID: globex.id))
@@ -96,19 +97,19 @@ import WebhookCore
             )
             #expect(replay.replayed)
             #expect(replay.event.id == "evt_3")
-            #expect(try countRows(store, "events") == 3)
+            #expect(try database.countRows("events") == 3)
         }
     }
 
     @Test func eventsWithoutAKeyAreNeverReplays() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             for id in ["evt_1", "evt_2"] {
                 let intake = try store.acceptEvent(makeEvent(id, companyID: acme.id), idempotencyWindow: Self.day)
                 #expect(!intake.replayed)
                 #expect(intake.deliveryCount == 0)
             }
-            #expect(try countRows(store, "events") == 2)
+            #expect(try database.countRows("events") == 2)
         }
     }
 
@@ -124,30 +125,45 @@ import WebhookCore
     }
 
     @Test func aFailureMidwayRollsEverythingBack() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
             try store.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id))
             // The second delivery insert fails, after the event and the first delivery were written.
-            try execute(
-                store,
-                """
-                CREATE TRIGGER fail_second_delivery BEFORE INSERT ON deliveries
-                WHEN (SELECT COUNT(*) FROM deliveries) >= 1
-                BEGIN SELECT RAISE(ABORT, 'simulated failure'); END
-                """
-            )
+            switch database.kind {
+            case .sqlite:
+                try database.execute(
+                    """
+                    CREATE TRIGGER fail_second_delivery BEFORE INSERT ON deliveries
+                    WHEN (SELECT COUNT(*) FROM deliveries) >= 1
+                    BEGIN SELECT RAISE(ABORT, 'simulated failure'); END
+                    """
+                )
+            case .postgres:
+                try database.execute(
+                    """
+                    CREATE FUNCTION fail_second_delivery() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF (SELECT COUNT(*) FROM deliveries) >= 1 THEN RAISE EXCEPTION 'simulated failure'; END IF;
+                        RETURN NEW;
+                    END $$;
+                    CREATE TRIGGER fail_second_delivery BEFORE INSERT ON deliveries
+                    FOR EACH ROW EXECUTE FUNCTION fail_second_delivery();
+                    """
+                )
+            }
 
             #expect(throws: StoreError.self) {
                 try store.acceptEvent(makeEvent("evt_1", companyID: acme.id), idempotencyWindow: Self.day)
             }
-            #expect(try countRows(store, "events") == 0)
-            #expect(try countRows(store, "deliveries") == 0)
+            #expect(try database.countRows("events") == 0)
+            #expect(try database.countRows("deliveries") == 0)
         }
     }
 
+    // SQLite only: the store's own intake runs on a connection of the test's, which then closes without COMMIT.
     @Test func aConnectionClosedBeforeCommitLeavesNothing() throws {
-        try withTemporaryStore { store, path in
+        try withTemporarySQLiteStore { store, path in
             let acme = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
 

@@ -1,10 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 import WebhookCore
 
 @testable import Store
 
 @Suite struct MigrationTests {
+    // SQLite only: its migrations, applied to one file opened twice.
     @Test func migrationRunsTwiceAndRecordsEachVersion() throws {
         let directory = try TemporaryDirectory()
         for _ in 0..<2 {
@@ -26,8 +28,9 @@ import WebhookCore
         }
     }
 
+    // SQLite only: its pragmas.
     @Test func connectionSettingsAreApplied() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporarySQLiteStore { store, _ in
             let settings = try store.withConnection("test") { connection in
                 [
                     try connection.pragma("journal_mode"), try connection.pragma("synchronous"),
@@ -38,29 +41,32 @@ import WebhookCore
         }
     }
 
+    // SQLite only: its file check.
     @Test func integrityCheckSaysOK() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporarySQLiteStore { store, _ in
             let result = try store.integrityCheck()
             #expect(result == "ok")
         }
     }
 
-    @Test func reopeningTheFileKeepsData() throws {
-        let directory = try TemporaryDirectory()
-        let first = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
+    @Test func reopeningTheDatabaseKeepsData() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let first = try openStore(database.location, logger: quietLogger, cipher: testCipher)
         let company = try first.findOrCreateCompany(slug: "acme")
         try first.insertWebhook(makeWebhook(id: "wh_keep", companyID: company.id, events: ["b", "a"]))
         first.close()
 
-        let second = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
+        let second = try openStore(database.location, logger: quietLogger, cipher: testCipher)
         defer { second.close() }
         #expect(try second.company(slug: "acme") == company)
         #expect(try second.webhook(id: "wh_keep", companyID: company.id)?.events == ["b", "a"])
     }
 
     @Test func closedStoreThrowsClosed() throws {
-        let directory = try TemporaryDirectory()
-        let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let store = try openStore(database.location, logger: quietLogger, cipher: testCipher)
         store.close()
         #expect(throws: StoreError.closed) { try store.ping() }
     }

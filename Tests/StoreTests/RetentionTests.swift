@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WebhookCore
 
@@ -11,13 +12,13 @@ import WebhookCore
     static let failedType = "RecurringPayments.charge.failed"
     static let ordersType = "Orders.created"
 
-    func accept(_ store: SQLiteStore, _ id: String, companyID: Int64, type: String = paidType, at: Date) throws {
+    func accept(_ store: any Store, _ id: String, companyID: Int64, type: String = paidType, at: Date) throws {
         _ = try store.acceptEvent(makeEvent(id, companyID: companyID, type: type, at: at), idempotencyWindow: Self.day)
     }
 
     /// Records attempt `number` of `job` answered with `status`, followed by `outcome`.
     func record(
-        _ store: SQLiteStore, _ job: DeliveryJob, number: Int, status: Int, _ outcome: AttemptOutcome, at now: Date
+        _ store: any Store, _ job: DeliveryJob, number: Int, status: Int, _ outcome: AttemptOutcome, at now: Date
     ) throws {
         try store.recordAttempt(
             deliverySeq: job.deliverySeq, attempt: makeAttempt(number: number, at: now, statusCode: status),
@@ -28,27 +29,27 @@ import WebhookCore
         try #require(jobs.first { $0.eventID == eventID && $0.webhookID == webhookID }, "\(eventID) to \(webhookID)")
     }
 
-    /// Event ids left, oldest first.
-    func eventsLeft(_ store: SQLiteStore) throws -> [String] {
-        try store.withConnection("test") { connection in
-            try connection.rows("SELECT id FROM events ORDER BY created_at, seq") { $0.string(at: 0) }
-        }
+    /// Event ids left, oldest first, read beside the store.
+    func eventsLeft(_ database: TestDatabase) throws -> [String] {
+        let sql =
+            database.kind == .postgres
+            ? "SELECT string_agg(id, ',' ORDER BY created_at, seq) FROM events"
+            : "SELECT group_concat(id, ',') FROM (SELECT id FROM events ORDER BY created_at, seq)"
+        return (try database.queryText(sql) ?? "").split(separator: ",").map(String.init)
     }
 
-    /// Deliveries and attempts left for an event.
-    func rowsLeft(_ store: SQLiteStore, event: String) throws -> (deliveries: Int, attempts: Int) {
-        let deliveries = try countRows(
-            store, "deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = ?", [event])
-        let attempts = try countRows(
-            store,
+    /// Deliveries and attempts left for an event (`event` is a test constant, never input).
+    func rowsLeft(_ database: TestDatabase, event: String) throws -> (deliveries: Int, attempts: Int) {
+        let deliveries = try database.countRows(
+            "deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.id = '\(event)'")
+        let attempts = try database.countRows(
             "attempts a JOIN deliveries d ON d.seq = a.delivery_seq JOIN events e ON e.seq = d.event_seq "
-                + "WHERE e.id = ?",
-            [event])
+                + "WHERE e.id = '\(event)'")
         return (deliveries, attempts)
     }
 
     @Test func purgesOldFinishedEventsOldestFirstAndKeepsPendingAndRecentOnes() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
             try store.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id, createdAtMillis: 1))
@@ -88,15 +89,15 @@ import WebhookCore
 
             let doneDeliveries = old.filter { $0.eventID == "evt_done" }.map(\.deliveryID)
             let keptDeliveries = (old.filter { $0.eventID == "evt_waiting" } + recent).map(\.deliveryID)
-            #expect(try rowsLeft(store, event: "evt_done") == (2, 3))
-            #expect(try rowsLeft(store, event: "evt_gone") == (1, 1))
+            #expect(try rowsLeft(database, event: "evt_done") == (2, 3))
+            #expect(try rowsLeft(database, event: "evt_gone") == (1, 1))
             #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 0) == PurgeResult())
 
             // One event per call, oldest first; the one with a pending delivery is stepped over.
             #expect(
                 try store.purgeExpired(before: Self.cutoff, batchSize: 1)
                     == .init(events: 1, deliveries: 2, attempts: 3))
-            #expect(try eventsLeft(store) == ["evt_quiet", "evt_waiting", "evt_gone", "evt_edge", "evt_recent"])
+            #expect(try eventsLeft(database) == ["evt_quiet", "evt_waiting", "evt_gone", "evt_edge", "evt_recent"])
             #expect(
                 try store.purgeExpired(before: Self.cutoff, batchSize: 1)
                     == .init(events: 1, deliveries: 0, attempts: 0))
@@ -106,12 +107,12 @@ import WebhookCore
             #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 1) == PurgeResult())
             #expect(try store.purgeExpired(before: Self.cutoff, batchSize: 100) == PurgeResult())
 
-            #expect(try eventsLeft(store) == ["evt_waiting", "evt_edge", "evt_recent"])
-            #expect(try rowsLeft(store, event: "evt_waiting") == (2, 2))
-            #expect(try rowsLeft(store, event: "evt_edge") == (2, 2))
-            #expect(try rowsLeft(store, event: "evt_recent") == (2, 2))
-            #expect(try countRows(store, "deliveries") == 6)
-            #expect(try countRows(store, "attempts") == 6)
+            #expect(try eventsLeft(database) == ["evt_waiting", "evt_edge", "evt_recent"])
+            #expect(try rowsLeft(database, event: "evt_waiting") == (2, 2))
+            #expect(try rowsLeft(database, event: "evt_edge") == (2, 2))
+            #expect(try rowsLeft(database, event: "evt_recent") == (2, 2))
+            #expect(try database.countRows("deliveries") == 6)
+            #expect(try database.countRows("attempts") == 6)
             for id in doneDeliveries {
                 #expect(try store.delivery(id: id, companyID: acme.id) == nil)
             }
@@ -133,15 +134,17 @@ import WebhookCore
             // A later cutoff takes the rest; a short batch says nothing else is expired.
             #expect(
                 try store.purgeExpired(before: end, batchSize: 10) == .init(events: 2, deliveries: 4, attempts: 4))
-            #expect(try eventsLeft(store) == [])
-            #expect(try countRows(store, "deliveries") == 0)
-            #expect(try countRows(store, "attempts") == 0)
-            #expect(try countRows(store, "webhooks") == 3)
-            #expect(try store.integrityCheck() == "ok")
-            let orphans = try store.withConnection("test") { connection in
-                try connection.rows("PRAGMA foreign_key_check") { $0.string(at: 0) }
+            #expect(try eventsLeft(database) == [])
+            #expect(try database.countRows("deliveries") == 0)
+            #expect(try database.countRows("attempts") == 0)
+            #expect(try database.countRows("webhooks") == 3)
+            if let sqlite = store as? SQLiteStore {
+                #expect(try sqlite.integrityCheck() == "ok")
+                let orphans = try sqlite.withConnection("test") { connection in
+                    try connection.rows("PRAGMA foreign_key_check") { $0.string(at: 0) }
+                }
+                #expect(orphans.isEmpty)
             }
-            #expect(orphans.isEmpty)
         }
     }
 
@@ -160,7 +163,8 @@ import WebhookCore
     }
 
     @Test func everyPurgeStatementUsesAnIndex() throws {
-        try withTemporaryStore { store, _ in
+        // SQLite's plans; PostgreSQL plans by statistics, which a test database this small does not have.
+        try withTemporarySQLiteStore { store, _ in
             let plans = try store.withConnection("test") { connection in
                 let statements: [(String, [any SQLiteBindable])] = [
                     (SQLiteStore.expiredEventsSQL, [Timestamp.format(startTime), 1000]),

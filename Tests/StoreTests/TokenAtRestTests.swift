@@ -1,20 +1,21 @@
 import Foundation
+import TestSupport
 import Testing
 import WebhookCore
 
 @testable import Store
 
 @Suite struct TokenAtRestTests {
-    @Test func tokensAreSealedInTheFileAndClearAboveTheStore() throws {
-        try withTemporaryStore { store, _ in
+    @Test func tokensAreSealedInTheDatabaseAndClearAboveTheStore() throws {
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             var webhook = makeWebhook(id: "wh_a", companyID: acme.id)
             webhook.previousToken = "whsec_b2xk"
             webhook.previousTokenValidUntil = startTime
             try store.insertWebhook(webhook)
 
-            let stored = try #require(try queryText(store, "SELECT token FROM webhooks"))
-            let storedPrevious = try #require(try queryText(store, "SELECT previous_token FROM webhooks"))
+            let stored = try #require(try database.queryText("SELECT token FROM webhooks"))
+            let storedPrevious = try #require(try database.queryText("SELECT previous_token FROM webhooks"))
             #expect(stored.hasPrefix("v1:"))
             #expect(!stored.contains("dG9rZW4"))
             #expect(try testCipher.open(stored, associatedData: "wh_a") == "whsec_dG9rZW4=")
@@ -25,7 +26,7 @@ import WebhookCore
     }
 
     @Test func rotatingWithAPastValidityDropsThePreviousToken() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let acme = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
             let rotated = try #require(
@@ -37,10 +38,11 @@ import WebhookCore
             #expect(rotated.token == "whsec_bmV3")
             #expect(rotated.previousToken == nil)
             #expect(rotated.previousTokenValidUntil == nil)
-            #expect(try queryText(store, "SELECT token FROM webhooks")?.hasPrefix("v1:") == true)
+            #expect(try database.queryText("SELECT token FROM webhooks")?.hasPrefix("v1:") == true)
         }
     }
 
+    // SQLite only: a file written by the first schema, before tokens were sealed.
     @Test func aVersionOneDatabaseHasItsTokensSealedOnUpgrade() throws {
         let directory = try TemporaryDirectory()
         let connection = try SQLiteConnection(path: directory.databasePath)
@@ -74,24 +76,25 @@ import WebhookCore
     }
 
     @Test func anotherKeyRefusesToOpenTheDatabase() throws {
-        let directory = try TemporaryDirectory()
-        let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let store = try openStore(database.location, logger: quietLogger, cipher: testCipher)
         let acme = try store.findOrCreateCompany(slug: "acme")
         try store.insertWebhook(makeWebhook(id: "wh_a", companyID: acme.id))
         store.close()
 
         let otherKey = try TokenCipher(key: TokenCipher.generateKey())
         let error = #expect(throws: StoreError.self) {
-            try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: otherKey)
+            try openStore(database.location, logger: quietLogger, cipher: otherKey)
         }
         #expect(error?.description.contains("do not open with the configured key") == true)
 
         // A sealed token moved to another row no longer opens either.
-        let reopened = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
+        let reopened = try openStore(database.location, logger: quietLogger, cipher: testCipher)
         defer { reopened.close() }
         try reopened.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id))
-        try execute(
-            reopened, "UPDATE webhooks SET token = (SELECT token FROM webhooks WHERE id = 'wh_a') WHERE id = 'wh_b'")
+        try database.execute(
+            "UPDATE webhooks SET token = (SELECT token FROM webhooks WHERE id = 'wh_a') WHERE id = 'wh_b'")
         #expect(throws: StoreError.self) { try reopened.webhook(id: "wh_b", companyID: acme.id) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import WebhookCore
 
@@ -56,29 +57,29 @@ import WebhookCore
     }
 
     @Test func deleteRemovesTheWebhookAndItsEvents() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let company = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_gone", companyID: company.id, events: ["a", "b", "c"]))
             try store.insertWebhook(makeWebhook(id: "wh_stays", companyID: company.id, events: ["a"]))
-            #expect(try countRows(store, "webhook_events") == 4)
+            #expect(try database.countRows("webhook_events") == 4)
 
             #expect(try store.deleteWebhook(id: "wh_gone", companyID: company.id))
             #expect(try !store.deleteWebhook(id: "wh_gone", companyID: company.id))
             #expect(try store.webhook(id: "wh_gone", companyID: company.id) == nil)
-            #expect(try countRows(store, "webhook_events") == 1)
+            #expect(try database.countRows("webhook_events") == 1)
             #expect(try store.countWebhooks(companyID: company.id) == 1)
         }
     }
 
     @Test func takenIdIsAConflictAndLeavesNoEvents() throws {
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             let company = try store.findOrCreateCompany(slug: "acme")
             try store.insertWebhook(makeWebhook(id: "wh_dup", companyID: company.id, events: ["a"]))
             let error = #expect(throws: StoreError.self) {
                 try store.insertWebhook(makeWebhook(id: "wh_dup", companyID: company.id, events: ["x", "y"]))
             }
             #expect(error.map(isConflict) == true)
-            #expect(try countRows(store, "webhook_events") == 1)
+            #expect(try database.countRows("webhook_events") == 1)
         }
     }
 
@@ -91,7 +92,7 @@ import WebhookCore
             "line\u{2028}separator\u{2029}paragraph\r\n\t",
             "%s %n ? ?1 :name @name $name",
         ]
-        try withTemporaryStore { store, _ in
+        try withTemporaryStore { store, database in
             for (index, text) in hostile.enumerated() {
                 let company = try store.findOrCreateCompany(slug: text)
                 #expect(Array(company.slug.utf8) == Array(text.utf8))
@@ -111,8 +112,11 @@ import WebhookCore
                 #expect(try store.addEventType(name: text, companyID: company.id))
                 #expect(try store.availableEventTypes(companyID: company.id).contains(text))
             }
-            #expect(try store.integrityCheck() == "ok")
-            #expect(try countRows(store, "webhooks") == hostile.count)
+            if let sqlite = store as? SQLiteStore {
+                // The file stays sound after every hostile string; PostgreSQL has no such check to ask for.
+                #expect(try sqlite.integrityCheck() == "ok")
+            }
+            #expect(try database.countRows("webhooks") == hostile.count)
         }
     }
 }

@@ -1,0 +1,107 @@
+import Foundation
+import Locking
+import TestSupport
+import Testing
+import WebhookCore
+
+@testable import Store
+
+/// Two stores opened on one database stand for two `serve` processes: what one does, the other must respect.
+@Suite struct SharedDatabaseTests {
+    /// Opens a second store on the same database, as another process would.
+    func secondStore(_ database: TestDatabase) throws -> any Store {
+        try openStore(DatabaseLocation(parsing: database.url), logger: quietLogger, cipher: testCipher)
+    }
+
+    @Test func thePerWebhookCapCountsEveryProcesssLeases() throws {
+        try withTemporaryStore { first, database in
+            let second = try secondStore(database)
+            defer { second.close() }
+            let acme = try first.findOrCreateCompany(slug: "acme")
+            try first.insertWebhook(makeWebhook(id: "wh_busy", companyID: acme.id))
+            try first.insertWebhook(makeWebhook(id: "wh_calm", companyID: acme.id, createdAtMillis: 1))
+            for index in 0..<10 {
+                _ = try first.acceptEvent(
+                    makeEvent("evt_\(index)", companyID: acme.id, at: startTime + Double(index) / 1000),
+                    idempotencyWindow: 60)
+            }
+            let now = startTime + 60
+            let lease = now + 60
+            // Cap 3 per webhook: the first process takes 3 of each; the second finds both webhooks full.
+            let taken = try first.claimDueDeliveries(now: now, leaseUntil: lease, limit: 100, perWebhookLimit: 3)
+            #expect(taken.count == 6)
+            #expect(Dictionary(grouping: taken, by: \.webhookID).mapValues(\.count) == ["wh_busy": 3, "wh_calm": 3])
+            #expect(try second.claimDueDeliveries(now: now, leaseUntil: lease, limit: 100, perWebhookLimit: 3) == [])
+
+            // One attempt recorded frees one slot of its webhook, for whichever process claims next.
+            let done = try #require(taken.first { $0.webhookID == "wh_busy" })
+            try first.recordAttempt(
+                deliverySeq: done.deliverySeq, attempt: makeAttempt(number: 1, at: now, statusCode: 204),
+                outcome: .succeeded, disableAfter: 86_400, now: now)
+            let refill = try second.claimDueDeliveries(now: now, leaseUntil: lease, limit: 100, perWebhookLimit: 3)
+            #expect(refill.map(\.webhookID) == ["wh_busy"])
+            #expect(Set(refill.map(\.deliveryID)).isDisjoint(with: taken.map(\.deliveryID)))
+
+            // Expired leases (a process that died) no longer count.
+            let later = lease + 1
+            let afterExpiry = try second.claimDueDeliveries(
+                now: later, leaseUntil: later + 60, limit: 100, perWebhookLimit: 3)
+            #expect(afterExpiry.count == 6)
+        }
+    }
+
+    @Test func claimsFromTwoProcessesAtOnceNeverOverlapNorExceedTheCap() throws {
+        try withTemporaryStore { first, database in
+            let second = try secondStore(database)
+            defer { second.close() }
+            let acme = try first.findOrCreateCompany(slug: "acme")
+            for hook in 0..<4 {
+                try first.insertWebhook(makeWebhook(id: "wh_\(hook)", companyID: acme.id, createdAtMillis: Int64(hook)))
+            }
+            for index in 0..<50 {
+                _ = try first.acceptEvent(
+                    makeEvent("evt_\(index)", companyID: acme.id, at: startTime), idempotencyWindow: 60)
+            }
+            let now = startTime + 60
+            // Both processes claim in a tight loop on two threads at once, 7 at a time, cap 5 per webhook.
+            let stores = [first, second]
+            let claimed = Locked<[DeliveryJob]>([])
+            let failures = Locked<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { index in
+                for _ in 0..<20 {
+                    do {
+                        let jobs = try stores[index].claimDueDeliveries(
+                            now: now, leaseUntil: now + 60, limit: 7, perWebhookLimit: 5)
+                        claimed.withLock { $0 += jobs }
+                    } catch {
+                        failures.withLock { $0.append(String(describing: error)) }
+                    }
+                }
+            }
+            let all = claimed.withLock { $0 }
+            #expect(failures.withLock { $0 }.isEmpty)
+            #expect(Set(all.map(\.deliveryID)).count == all.count, "a delivery was claimed twice")
+            #expect(
+                Dictionary(grouping: all, by: \.webhookID).mapValues(\.count) == [
+                    "wh_0": 5, "wh_1": 5, "wh_2": 5, "wh_3": 5,
+                ])
+        }
+    }
+
+    @Test func heartbeatsCountTheLivingAndForgetTheSilent() throws {
+        try withTemporaryStore { first, database in
+            let second = try secondStore(database)
+            defer { second.close() }
+            #expect(try first.heartbeat(instanceID: "ins_a", now: startTime, staleAfter: 15) == 1)
+            #expect(try second.heartbeat(instanceID: "ins_b", now: startTime + 1, staleAfter: 15) == 2)
+            #expect(try first.heartbeat(instanceID: "ins_a", now: startTime + 5, staleAfter: 15) == 2)
+            // b falls silent: 15 s after its last beat it no longer counts.
+            #expect(try first.heartbeat(instanceID: "ins_a", now: startTime + 17, staleAfter: 15) == 1)
+            #expect(try database.countRows("service_instances") == 1)
+            // A stopping process removes itself at once.
+            #expect(try second.heartbeat(instanceID: "ins_b", now: startTime + 18, staleAfter: 15) == 2)
+            try second.removeInstance(instanceID: "ins_b")
+            #expect(try first.heartbeat(instanceID: "ins_a", now: startTime + 19, staleAfter: 15) == 1)
+        }
+    }
+}
