@@ -10,8 +10,8 @@ extension PostgresStore {
     /// attempt each.
     ///
     /// Claims take a transaction-scoped advisory lock first, so two processes never count a webhook's leases at
-    /// the same moment: the cap is exact. Candidate rows are locked `FOR UPDATE SKIP LOCKED`, so a claim never
-    /// waits on a delivery another process is recording or retrying; it takes the next one.
+    /// the same moment: the cap is exact. The rows handed out are locked `FOR UPDATE SKIP LOCKED`, so a claim never
+    /// waits on a delivery another transaction is changing; it leaves it for the next claim.
     public func claimDueDeliveries(
         now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int
     ) throws -> [DeliveryJob] {
@@ -21,13 +21,13 @@ extension PostgresStore {
             let jobs = try connection.query(
                 """
                 WITH candidates AS (
+                    -- The queue index alone, in its own order: whatever the planner knows of the tables, this is
+                    -- a walk of the partial index that stops after the window, never a sort of the backlog.
                     SELECT d.seq, d.webhook_seq, d.next_attempt_at FROM deliveries d
-                    JOIN webhooks w ON w.seq = d.webhook_seq
                     WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-                      AND (d.lease_until IS NULL OR d.lease_until <= $1) AND w.status = 'enabled'
+                      AND (d.lease_until IS NULL OR d.lease_until <= $1)
                     ORDER BY d.next_attempt_at, d.seq
                     LIMIT $5
-                    FOR UPDATE OF d SKIP LOCKED
                 ), leased AS (
                     -- Each candidate webhook's unexpired leases, counted once per webhook, not per candidate row.
                     SELECT x.webhook_seq, count(*) AS leases FROM deliveries x
@@ -38,9 +38,18 @@ extension PostgresStore {
                     SELECT c.seq, c.next_attempt_at,
                            row_number() OVER (PARTITION BY c.webhook_seq ORDER BY c.next_attempt_at, c.seq)
                            + coalesce(l.leases, 0) AS slot
-                    FROM candidates c LEFT JOIN leased l ON l.webhook_seq = c.webhook_seq
-                ), chosen AS (
+                    FROM candidates c
+                    JOIN webhooks w ON w.seq = c.webhook_seq AND w.status = 'enabled'
+                    LEFT JOIN leased l ON l.webhook_seq = c.webhook_seq
+                ), picked AS (
                     SELECT seq FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at, seq LIMIT $3
+                ), chosen AS (
+                    -- Only the rows handed out are locked, and any another transaction holds (a manual retry, a
+                    -- delete) is skipped rather than waited for; the conditions are checked again under the lock.
+                    SELECT d.seq FROM deliveries d
+                    WHERE d.seq IN (SELECT seq FROM picked) AND d.status = 'pending'
+                      AND (d.lease_until IS NULL OR d.lease_until <= $1)
+                    FOR UPDATE OF d SKIP LOCKED
                 )
                 UPDATE deliveries d SET lease_until = $2
                 FROM chosen, webhooks w, events e
