@@ -140,6 +140,7 @@ import Testing
         #expect(tally.duplicates <= Self.maxInFlightPerEndpoint * Self.webhookCount)
         #expect(!signed.isEmpty && badSignatures == 0, "\(badSignatures) of \(signed.count) signatures did not verify")
 
+        print("  attempts: \(ClusterLoad.attemptSummary(database))")
         for (index, server) in servers.enumerated() {
             print("  process \(index + 1) log: \(ClusterLoad.logSummary(server.process))")
         }
