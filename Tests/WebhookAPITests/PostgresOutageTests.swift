@@ -168,6 +168,7 @@ import Testing
             ClusterLoad.printDiagnosis(database, servers: servers.map(\.process))
         }
 
+        print("  attempts: \(ClusterLoad.attemptSummary(database))")
         for (index, server) in servers.enumerated() {
             print("  process \(index + 1) log: \(ClusterLoad.logSummary(server.process))")
         }
