@@ -242,3 +242,11 @@ struct DeliveryTally {
         counts.reduce(0) { $0 + $1.keys.filter { !accepted.contains($0) }.count }
     }
 }
+
+/// The process-level PostgreSQL suites bring their own server, so one pass of the suite is enough: they run in the
+/// PostgreSQL pass of `scripts/test` (or whenever `DONUTWORK_TEST_POSTGRES` is set) and need the server programs.
+enum ClusterSuites {
+    static var runHere: Bool { PostgresCluster.isAvailable && TestStoreKind.current == .postgres }
+    static let whyNot: Comment =
+        "runs in the PostgreSQL pass (DONUTWORK_TEST_POSTGRES set) with PostgreSQL's server programs installed"
+}

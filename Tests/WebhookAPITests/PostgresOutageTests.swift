@@ -35,7 +35,7 @@ import Testing
         var all: [Answer] { answers.withLock { $0 } }
     }
 
-    @Test(.enabled(if: PostgresCluster.isAvailable, "needs PostgreSQL's server programs (scripts/setup test)"))
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
     func tenSecondsWithoutTheDatabaseUnderLoad() async throws {
         let reference = Date()
         let now: @Sendable () -> Double = { Date().timeIntervalSince(reference) }
@@ -188,7 +188,7 @@ import Testing
 
     /// A restart of PostgreSQL while a process sits idle: every connection in its pool was cut, and none of them
     /// may turn the first requests after the database is back into 503s.
-    @Test(.enabled(if: PostgresCluster.isAvailable, "needs PostgreSQL's server programs (scripts/setup test)"))
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
     func aRestartWhileIdleCostsNoRequest() async throws {
         let directory = try ScratchDirectory("dw-outage")
         defer { directory.remove() }

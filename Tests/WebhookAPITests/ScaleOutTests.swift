@@ -31,7 +31,7 @@ import Testing
         var errors: [String] = []
     }
 
-    @Test(.enabled(if: PostgresCluster.isAvailable, "needs PostgreSQL's server programs (scripts/setup test)"))
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
     func threeProcessesShareTheWorkAndSurviveAKill() async throws {
         let started = Date()
         let directory = try ScratchDirectory("dw-scale")
