@@ -18,12 +18,12 @@ import Testing
     /// the 2 s request timeout before its answer was read (the receivers answer at once, but the machine is
     /// saturated); runs here saw 14-77 duplicates in all, so the test holds the total to the kill's 200.
     static let maxInFlightPerEndpoint = 20
-    /// Longest wait for every delivery after the last event was accepted. Measured on the 2-core machine, with
-    /// another engineer's tests running beside: the last delivery arrives 94-162 s after the last 202 (700-1,300
-    /// deliveries a second once intake is done, each process's dispatcher recording one attempt at a time; the
-    /// killed process's claims wait 36 s for their leases and hold their webhooks' slots meanwhile). Three times
-    /// that would pass five minutes; 240 s is half as much again as the slowest run and keeps the test under five.
-    static let deliveryTimeout: Double = 240
+    /// Longest wait for every delivery after the last event was accepted. Measured on the 2-core machine: the
+    /// last delivery arrives 94-162 s after the last 202 with another engineer's tests running beside, and 223 s
+    /// once while two Swift builds ran too (700-1,300 deliveries a second once intake is done, each process's
+    /// dispatcher recording one attempt at a time; the killed process's claims wait 36 s for their leases and hold
+    /// their webhooks' slots meanwhile). Three times that would pass five minutes; this stays just under.
+    static let deliveryTimeout: Double = 290
 
     /// What the senders ran into besides 202 from a live process.
     struct Trouble: Sendable {
