@@ -1,6 +1,7 @@
 import Delivery
 import Foundation
 import HTTPServer
+import Locking
 import Logging
 import Metrics
 import Store
@@ -90,6 +91,7 @@ public final class WebhookAPI: Sendable {
     let metrics: ServiceMetrics
     private let router: Router<Endpoint>
     let rateLimiter: RateLimiter
+    private let unavailableLog = OncePerSecond()
 
     /// Creates the API over a store and an endpoint checker.
     public init(
@@ -250,12 +252,36 @@ public final class WebhookAPI: Sendable {
     }
 
     private func storeFailure(_ error: StoreError, request: HTTPRequest) -> HTTPResponse {
-        logger.error("store failure", ["request_id": request.requestID, "error": error.description])
         if case .unavailable = error {
+            // Every such request has its own request line (status=503); the reason is logged once a second with
+            // how many requests met it meanwhile, so an outage does not bury the log in copies of one line.
+            if let suppressed = unavailableLog.admit(now: Date()) {
+                logger.warning(
+                    "store unavailable",
+                    ["request_id": request.requestID, "error": error.description, "also_failed": suppressed])
+            }
             var response = APIError.storeUnavailable.response
             response.headers.add(name: "Retry-After", value: "1")
             return response
         }
+        logger.error("store failure", ["request_id": request.requestID, "error": error.description])
         return APIError.internalError.response
+    }
+}
+
+/// Lets one log line through per second and counts the ones it held back.
+final class OncePerSecond: Sendable {
+    private let state = Locked((last: Date.distantPast, held: 0))
+
+    /// The number of lines held back since the last one let through, when this one may go; `nil` to hold it.
+    func admit(now: Date) -> Int? {
+        state.withLock { state -> Int? in
+            guard now.timeIntervalSince(state.last) >= 1 else {
+                state.held += 1
+                return nil
+            }
+            defer { state = (now, 0) }
+            return state.held
+        }
     }
 }

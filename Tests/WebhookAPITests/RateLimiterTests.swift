@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import WebhookAPI
@@ -32,5 +33,19 @@ import Testing
         limiter.share(among: 0)
         let admitted = (0..<10).filter { _ in limiter.admit(keyID: 1) == .allowed }.count
         #expect(admitted == 4)
+    }
+}
+
+/// The store-unavailable log line: once a second, with how many it held back.
+@Suite struct OncePerSecondTests {
+    @Test func oneLineASecondWithTheCountHeldBack() {
+        let gate = OncePerSecond()
+        let start = Date(timeIntervalSince1970: 1_000)
+        #expect(gate.admit(now: start) == 0)
+        #expect(gate.admit(now: start + 0.1) == nil)
+        #expect(gate.admit(now: start + 0.9) == nil)
+        #expect(gate.admit(now: start + 1.0) == 2)
+        #expect(gate.admit(now: start + 1.5) == nil)
+        #expect(gate.admit(now: start + 5) == 1)
     }
 }
