@@ -184,8 +184,8 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     /// libpq's last message on `connection`, on one line.
     private static func lastMessage(_ connection: OpaquePointer) -> String {
         guard let text = PQerrorMessage(connection) else { return "unknown error" }
-        let message = String(cString: text).split(whereSeparator: { $0.isNewline || $0 == "\t" })
-            .joined(separator: " ")
+        let message = String(cString: text).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
         return message.isEmpty ? "unknown error" : message
     }
 

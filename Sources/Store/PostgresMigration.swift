@@ -64,7 +64,7 @@ struct PostgresMigration: Sendable {
 extension PostgresMigration {
     /// The whole schema as SQLite's v1–v4 left it, plus what the shared queue and retention need.
     static let v1 = PostgresMigration(
-        version: 1, summary: "companies, keys, event types, webhooks, events, deliveries, attempts, instances",
+        version: 1, summary: "companies, keys, event types, webhooks, events, deliveries, attempts, service_instances",
         sql: """
             -- Integer milliseconds since the epoch: how every time is read back, exactly as it was written.
             CREATE FUNCTION dw_ms(t timestamptz) RETURNS bigint
