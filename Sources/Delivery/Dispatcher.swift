@@ -280,6 +280,9 @@ private struct DispatchLoop {
         waiting = stillWaiting
     }
 
+    // TODO: store calls (claims, attempt records) run on this loop thread, so a slow database delays the transfers
+    // in flight and each process records one attempt at a time; batching records per claim on a thread of their
+    // own would lift both (measured in bench/results/2026-12-03-2cores-scaleout.md).
     private mutating func perform() {
         var running: Int32 = 0
         curl_multi_perform(dispatcher.multiHandle, &running)

@@ -50,21 +50,22 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Whether `text` is in libpq's `key=value` form: its first word is one of libpq's connection keywords.
+    /// Whether `text` is in libpq's `key=value` form: not a URL, and it starts with a word followed by `=`
+    /// (libpq itself then says which keyword it does not know).
     static func isKeywordForm(_ text: String) -> Bool {
-        let keywords: Set = ["host", "hostaddr", "port", "dbname", "user", "password", "service", "sslmode"]
-        let firstWord = text.drop { $0 == " " }.prefix { $0 != "=" && $0 != " " }
-        return text.contains("=") && keywords.contains(firstWord.lowercased())
+        !text.contains("://") && text.wholeMatch(of: /\s*[A-Za-z_]+\s*=.*/.dotMatchesNewlines()) != nil
     }
 
     /// `text` with the userinfo of a `scheme://user:password@host` URL, or a `password=` value of the
     /// `key=value` form, hidden; other text unchanged.
     static func redacted(_ text: String) -> String {
+        // A password value: quoted (with \' inside) or up to the next white space or `&`.
+        let password = /(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)/
+        let hidden = text.replacing(password) { match in match.1 + "***" }
         if isKeywordForm(text) {
-            return text.split(separator: " ", omittingEmptySubsequences: false).map { word in
-                word.lowercased().hasPrefix("password=") ? "password=***" : String(word)
-            }.joined(separator: " ")
+            return hidden
         }
+        let text = hidden
         guard let schemeEnd = text.range(of: "://") else { return text }
         let rest = text[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex

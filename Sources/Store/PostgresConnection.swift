@@ -26,8 +26,23 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     ///
     /// The application name and a connect timeout come first, so the caller's own values for them win.
     init(conninfo: String) throws {
-        let keywords = ["application_name", "connect_timeout", "dbname"]
-        let values = ["donutwork-webhooks", String(Self.connectTimeoutSeconds), conninfo]
+        // libpq's own complaint about a malformed string quotes pieces of it, which may be the password.
+        var parseError: UnsafeMutablePointer<CChar>?
+        guard let parsed = PQconninfoParse(conninfo, &parseError) else {
+            PQfreemem(parseError)
+            throw PostgresError(
+                state: "22023", message: "the database location is not a valid PostgreSQL URL or key=value string")
+        }
+        PQconninfoFree(parsed)
+        // UTF-8 on the wire whatever the server's default; TCP keepalives and a user timeout so that a database
+        // behind a dead network path is noticed in seconds instead of the kernel's quarter of an hour.
+        let keywords = [
+            "application_name", "connect_timeout", "client_encoding", "keepalives", "keepalives_idle",
+            "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname",
+        ]
+        let values = [
+            "donutwork-webhooks", String(Self.connectTimeoutSeconds), "UTF8", "1", "5", "2", "3", "10000", conninfo,
+        ]
         let connection = Self.withCStrings(keywords) { keywordPointers in
             Self.withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -94,6 +109,10 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, 0) > 0
     }
+
+    // TODO: a server that stops answering without closing its connections (a frozen process; a dead path is
+    // caught by the keepalives and tcp_user_timeout above) blocks a call until it answers again; bounding each
+    // call needs libpq's asynchronous API (PQsendQueryPrepared, poll on PQsocket with a deadline, PQcancel).
 
     /// Runs a parameterized statement and returns its rows (empty for commands).
     @discardableResult
@@ -344,6 +363,10 @@ extension Int64: PostgresBindable {
 }
 
 extension Int: PostgresBindable {
+    var postgresValue: PostgresValue? { .text(String(self)) }
+}
+
+extension Double: PostgresBindable {
     var postgresValue: PostgresValue? { .text(String(self)) }
 }
 

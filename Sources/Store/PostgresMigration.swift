@@ -28,7 +28,17 @@ struct PostgresMigration: Sendable {
     /// - Returns: the schema version afterwards.
     @discardableResult
     static func migrate(_ connection: PostgresConnection, logger: Logger) throws -> Int {
-        try connection.transaction {
+        // Already up to date: no lock and no DDL, so a role without CREATE rights can run a migrated database.
+        let recorded = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL").first {
+            $0.string(at: 0) == "t"
+        }
+        if recorded == true,
+            try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations").first({ $0.int(at: 0) })
+                == latestVersion
+        {
+            return latestVersion
+        }
+        return try connection.transaction {
             try connection.query("SELECT pg_advisory_xact_lock($1)", [lockKey])
             try connection.execute(
                 """

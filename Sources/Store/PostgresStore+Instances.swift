@@ -6,14 +6,17 @@ extension PostgresStore {
     public func heartbeat(instanceID: String, now: Date, staleAfter: TimeInterval) throws -> Int {
         guard Self.isStorable(instanceID) else { return 1 }
         return try withTransaction("heartbeat") { connection in
+            // The database's clock, not this machine's: processes on machines whose clocks disagree still agree
+            // on who is alive. `now` is used by SQLite, where every process shares one machine's clock.
             try connection.run(
                 """
-                INSERT INTO service_instances (id, heartbeat_at) VALUES ($1, $2)
+                INSERT INTO service_instances (id, heartbeat_at) VALUES ($1, now())
                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at
                 """,
-                [instanceID, now])
+                [instanceID])
             try connection.run(
-                "DELETE FROM service_instances WHERE heartbeat_at < $1", [now.addingTimeInterval(-staleAfter)])
+                "DELETE FROM service_instances WHERE heartbeat_at < now() - make_interval(secs => $1)",
+                [staleAfter])
             return try connection.query("SELECT count(*) FROM service_instances").first { $0.int(at: 0) } ?? 1
         }
     }

@@ -31,6 +31,13 @@ public final class PostgresStore: Store {
         let first: PostgresConnection
         do {
             first = try PostgresConnection(conninfo: conninfo)
+            let encoding = try first.query("SHOW server_encoding").first { $0.string(at: 0) } ?? ""
+            guard encoding == "UTF8" else {
+                // Text the API accepts (any Unicode) must round-trip; another encoding would refuse or garble it.
+                throw PostgresError(
+                    state: "22021",
+                    message: "the database's encoding is \(encoding), not UTF8; create it with ENCODING 'UTF8'")
+            }
             schemaVersion = try PostgresMigration.migrate(first, logger: logger)
             try Self.checkTokens(first, cipher: cipher)
         } catch let error as PostgresError {

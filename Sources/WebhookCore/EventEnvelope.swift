@@ -74,7 +74,11 @@ public enum EventEnvelope {
 
         var idempotencyKey: String?
         if let rawKey = fields["idempotency_key"], !(rawKey is NSNull) {
-            guard let key = jsonString(rawKey), (1...maximumIdempotencyKeyLength).contains(key.count) else {
+            // Characters as people count them, and Unicode scalars too, so that combining marks cannot make a
+            // "short" key many kilobytes long (past what the stores index).
+            guard let key = jsonString(rawKey), (1...maximumIdempotencyKeyLength).contains(key.count),
+                key.unicodeScalars.count <= maximumIdempotencyKeyLength
+            else {
                 let message = #"The "idempotency_key" must be a string of 1 to 255 characters."#
                 return .failure(ValidationError(status: 422, message: message))
             }

@@ -28,7 +28,7 @@ import Testing
 
     @Test(arguments: [
         "", "sqlite:", "sqlite://", "sqlite::memory:", "donutwork.sqlite", "mysql://x/y.db", "http://a.db",
-        "colour=blue", "=dbname",
+        "=dbname",
     ])
     func otherLocationsAreInvalid(text: String) {
         #expect(throws: StoreError.self) { try DatabaseLocation(parsing: text) }
@@ -40,10 +40,28 @@ import Testing
         #expect(DatabaseLocation.postgres("postgres://u:secret@db/w").description == "postgres://***@db/w")
     }
 
-    @Test func keywordFormHidesItsPassword() {
-        #expect(
-            DatabaseLocation.postgres("host=db user=dw password=hunter2 dbname=w").description
-                == "host=db user=dw password=*** dbname=w")
+    @Test(arguments: [
+        ("host=db user=dw password=hunter2 dbname=w", "host=db user=dw password=*** dbname=w"),
+        ("host=db password = hunter2 dbname=w", "host=db password = *** dbname=w"),
+        ("host=db\tpassword=hunter2\tdbname=w", "host=db\tpassword=***\tdbname=w"),
+        ("host=db password='hunter 2\\' x' dbname=w", "host=db password=*** dbname=w"),
+        ("application_name=x PASSWORD=hunter2 host=db", "application_name=x PASSWORD=*** host=db"),
+        ("postgresql://dw@db/w?password=hunter2&sslmode=require", "postgresql://***@db/w?password=***&sslmode=require"),
+        ("postgres://dw:hunter2@db/w", "postgres://***@db/w"),
+    ])
+    func passwordsAreHiddenInEveryForm(text: String, shown: String) throws {
+        let location = try DatabaseLocation(parsing: text)
+        #expect(location == .postgres(text))
+        #expect(location.description == shown)
+        #expect(!location.description.contains("hunter"))
+    }
+
+    @Test func aMalformedConnectionStringIsRefusedWithoutQuotingIt() {
+        let error = #expect(throws: StoreError.self) {
+            try openStore(
+                .postgres("postgresql://dw:Secret%zzLeak@127.0.0.1:1/w"), logger: quietLogger, cipher: testCipher)
+        }
+        #expect(!String(describing: error).contains("Leak"), "\(String(describing: error))")
     }
 
     @Test func openStoreOpensSQLiteAndReportsAnUnreachablePostgresAsUnavailable() throws {

@@ -141,6 +141,15 @@ struct EventEnvelopeTests {
         #expect(error(body("idempotency_key", "\"" + String(repeating: "k", count: 256) + "\"")) == Self.badKey)
     }
 
+    @Test("combining marks count against the idempotency key's length")
+    func keyWithCombiningMarks() {
+        let heavy = String(repeating: "a\u{301}\u{302}", count: 100)  // 100 characters, 300 scalars
+        #expect(heavy.count == 100)
+        #expect(error(body("idempotency_key", "\"\(heavy)\"")) == Self.badKey)
+        let light = String(repeating: "a\u{301}", count: 127)  // 127 characters, 254 scalars
+        #expect(draft(body("idempotency_key", "\"\(light)\""))?.idempotencyKey == light)
+    }
+
     @Test("an idempotency key with U+0000 is refused, since no store can keep it")
     func keyWithNUL() {
         let message = #"The "idempotency_key" must not contain the NUL character (U+0000)."#
