@@ -165,7 +165,8 @@ extension PostgresStore {
                 """
                 SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending'),
                        (SELECT dw_ms(next_attempt_at) FROM deliveries
-                        WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                        WHERE status = 'pending' AND next_attempt_at <= $1
+                          AND (lease_until IS NULL OR lease_until <= $1)
                         ORDER BY next_attempt_at LIMIT 1),
                        (SELECT count(*) FROM webhooks WHERE status = 'disabled')
                 """,

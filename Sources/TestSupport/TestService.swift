@@ -96,5 +96,6 @@ public func createBody(
 )
     -> String
 {
-    #"{"webhook":{"name":"\#(name)","description":"Receive invoice and payment updates","url":"\#(url)","events":\#(events)}}"#
+    #"{"webhook":{"name":"\#(name)","description":"Receive invoice and payment updates","#
+        + #""url":"\#(url)","events":\#(events)}}"#
 }
