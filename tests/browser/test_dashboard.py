@@ -263,6 +263,28 @@ def wait_for(driver, condition, timeout=WAIT, refresh=None):
     raise TimeoutException(f"waited {timeout} s")
 
 
+def click(driver, css, timeout=WAIT, refresh=None):
+    """Clicks the element matching css once it exists. The dashboard re-renders its lists on a timer, so an
+    element found a moment earlier may be gone: each try looks it up again and clicks in the same step."""
+    def attempt(d):
+        d.find_element(By.CSS_SELECTOR, css).click()
+        return True
+    wait_for(driver, attempt, timeout, refresh)
+
+
+def text_when(driver, css, predicate=bool, timeout=WAIT, refresh=None):
+    """The text of the element matching css once predicate(text) holds, read in the step that finds it."""
+    def look(d):
+        text = d.find_element(By.CSS_SELECTOR, css).text
+        return text if predicate(text) else None
+    return wait_for(driver, look, timeout, refresh)
+
+
+def attribute_when(driver, css, name, timeout=WAIT, refresh=None):
+    """An attribute of the element matching css, read in the step that finds it."""
+    return wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(name), timeout, refresh)
+
+
 def visible(driver, element_id):
     element = driver.find_element(By.ID, element_id)
     return element if element.is_displayed() else None
@@ -312,16 +334,14 @@ def scenario(results, driver, service, receiver, key, label, width, height, mobi
     driver.find_element(By.ID, "create-name").send_keys(name)
     driver.find_element(By.ID, "create-description").send_keys("Invoice and payment updates")
     driver.find_element(By.ID, "create-url").send_keys(url)
-    driver.find_element(By.CSS_SELECTOR, f"#create-events input[value='{PAID}']").click()
+    click(driver, f"#create-events input[value='{PAID}']")
     driver.find_element(By.ID, "create-submit").click()
     wait_for(driver, lambda d: visible(d, "token-box"))
     token = text_of(driver, "token-value")
     check(f"{label}: the token is shown once after create", token.startswith("whsec_"), token)
-    card = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#webhook-list .webhook"))
-    webhook_id = card.get_attribute("data-id")
-    check(f"{label}: the new webhook is listed with its name as text",
-          card.find_element(By.CSS_SELECTOR, ".webhook-name").text == name,
-          card.find_element(By.CSS_SELECTOR, ".webhook-name").text)
+    webhook_id = attribute_when(driver, "#webhook-list .webhook", "data-id")
+    listed_name = text_when(driver, f"#webhook-list .webhook[data-id='{webhook_id}'] .webhook-name")
+    check(f"{label}: the new webhook is listed with its name as text", listed_name == name, listed_name)
     check(f"{label}: a hostile name injects nothing",
           not driver.find_elements(By.CSS_SELECTOR, "#webhook-list img") and driver.title != "pwned")
     driver.find_element(By.ID, "token-copy").click()
@@ -341,7 +361,7 @@ def scenario(results, driver, service, receiver, key, label, width, height, mobi
                                {"webhook": {"name": "Unreachable", "url": bad_url, "events": [PAID]}})
     driver.find_element(By.ID, "create-name").send_keys("Unreachable")
     driver.find_element(By.ID, "create-url").send_keys(bad_url)
-    driver.find_element(By.CSS_SELECTOR, f"#create-events input[value='{PAID}']").click()
+    click(driver, f"#create-events input[value='{PAID}']")
     driver.find_element(By.ID, "create-submit").click()
     wait_for(driver, lambda d: visible(d, "error"))
     # The sentence names how long libcurl tried ("after 0 ms"), which may differ by a millisecond.
@@ -359,7 +379,7 @@ def scenario(results, driver, service, receiver, key, label, width, height, mobi
     driver.find_element(By.CSS_SELECTOR, "#tabs a[data-view=types]").click()
     wait_for(driver, lambda d: visible(d, "view-types"))
     wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#type-list li"))
-    types = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#type-list li")]
+    types = wait_for(driver, lambda d: [item.text for item in d.find_elements(By.CSS_SELECTOR, "#type-list li")])
     check(f"{label}: event types are listed", PAID in types and FAILED in types, str(types))
     screenshot(driver, prefix + "06-event-types")
 
@@ -370,27 +390,25 @@ def scenario(results, driver, service, receiver, key, label, width, height, mobi
           f"{status} {accepted}")
     driver.get(base + f"/dashboard/#/webhooks/{webhook_id}/deliveries")
     wait_for(driver, lambda d: visible(d, "view-deliveries"))
-    row = wait_for(driver, lambda d: d.find_element(
-        By.CSS_SELECTOR, "#delivery-list .delivery[data-status=succeeded]"), refresh="deliveries-refresh")
-    delivery_id = row.get_attribute("data-id")
+    delivery_id = attribute_when(driver, "#delivery-list .delivery[data-status=succeeded]", "data-id",
+                                 refresh="deliveries-refresh")
     check(f"{label}: the delivery appears as succeeded", bool(delivery_id))
     check(f"{label}: the page names the webhook as text", text_of(driver, "hook-name").startswith(name))
     bars = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#chart rect[data-status=succeeded]"))
     check(f"{label}: the chart shows a succeeded bar", len(bars) >= 1)
-    row.find_element(By.CSS_SELECTOR, "button[data-action=attempts]").click()
-    first = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, f".delivery[data-id='{delivery_id}'] .attempt"))
-    check(f"{label}: the attempt shows status 204 and a latency",
-          "HTTP 204" in first.text and " ms" in first.text, first.text)
+    click(driver, f".delivery[data-id='{delivery_id}'] button[data-action=attempts]")
+    first = text_when(driver, f".delivery[data-id='{delivery_id}'] .attempt")
+    check(f"{label}: the attempt shows status 204 and a latency", "HTTP 204" in first and " ms" in first, first)
     screenshot(driver, prefix + "07-deliveries")
 
     # Resend it and see a second attempt.
-    row = driver.find_element(By.CSS_SELECTOR, f".delivery[data-id='{delivery_id}']")
-    row.find_element(By.CSS_SELECTOR, "button[data-action=resend]").click()
+    click(driver, f".delivery[data-id='{delivery_id}'] button[data-action=resend]")
     wait_for(driver, lambda d: d.find_elements(
         By.CSS_SELECTOR, f".delivery[data-id='{delivery_id}'][data-status=succeeded] .attempt[data-number='2']"),
         refresh="deliveries-refresh")
-    attempts = driver.find_elements(By.CSS_SELECTOR, f".delivery[data-id='{delivery_id}'] .attempt")
-    check(f"{label}: a resend adds a second attempt", len(attempts) == 2, str(len(attempts)))
+    attempts = wait_for(driver, lambda d: len(d.find_elements(
+        By.CSS_SELECTOR, f".delivery[data-id='{delivery_id}'] .attempt")) or None)
+    check(f"{label}: a resend adds a second attempt", attempts == 2, str(attempts))
     status, detail = service.call(key, "GET", f"/deliveries/{delivery_id}.json")
     check(f"{label}: the API agrees: two attempts", status == 200 and len(detail["attempts"]) == 2)
     screenshot(driver, prefix + "08-resent")
@@ -415,32 +433,30 @@ def scenario(results, driver, service, receiver, key, label, width, height, mobi
     while time.time() < deadline and service.call(key, "GET", f"/webhooks/{gone['id']}.json")[1]["status"] != "disabled":
         time.sleep(0.3)
     driver.get(base + "/dashboard/#/webhooks")
-    gone_card = wait_for(driver, lambda d: d.find_element(
-        By.CSS_SELECTOR, f"#webhook-list .webhook[data-id='{gone['id']}'] button[data-action=enable]"),
-        refresh="webhooks-refresh")
+    enable = f"#webhook-list .webhook[data-id='{gone['id']}'] button[data-action=enable]"
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, enable), refresh="webhooks-refresh")
     screenshot(driver, prefix + "10-disabled")
-    gone_card.click()
-    wait_for(driver, lambda d: "enabled" in d.find_element(
-        By.CSS_SELECTOR, f"#webhook-list .webhook[data-id='{gone['id']}'] .badge").text.lower())
+    click(driver, enable)
+    text_when(driver, f"#webhook-list .webhook[data-id='{gone['id']}'] .badge", lambda text: "enabled" in text.lower())
     check(f"{label}: re-enable turns the webhook on",
           service.call(key, "GET", f"/webhooks/{gone['id']}.json")[1]["status"] == "enabled")
     driver.get(base + f"/dashboard/#/webhooks/{gone['id']}/deliveries")
     wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#delivery-list .delivery"),
              refresh="deliveries-refresh")
-    driver.find_element(By.CSS_SELECTOR, "#delivery-list .delivery button[data-action=attempts]").click()
-    gone_attempt = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#delivery-list .attempt"))
+    click(driver, "#delivery-list .delivery button[data-action=attempts]")
+    gone_attempt = text_when(driver, "#delivery-list .attempt")
     check(f"{label}: a 410 attempt shows its status and response excerpt",
-          "HTTP 410" in gone_attempt.text and "gone for good" in gone_attempt.text, gone_attempt.text)
+          "HTTP 410" in gone_attempt and "gone for good" in gone_attempt, gone_attempt)
     screenshot(driver, prefix + "11-gone-attempt")
     service.call(key, "DELETE", f"/webhooks/{gone['id']}.json")
 
     # Delete the first webhook from its deliveries page.
     driver.get(base + f"/dashboard/#/webhooks/{webhook_id}/deliveries")
     wait_for(driver, lambda d: text_of(d, "hook-name").startswith(name))
-    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#hook-actions button[data-action=delete]")).click()
-    confirm = wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#hook-actions button[data-action=confirm]"))
+    click(driver, "#hook-actions button[data-action=delete]")
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#hook-actions button[data-action=confirm]"))
     screenshot(driver, prefix + "12-confirm-delete")
-    confirm.click()
+    click(driver, "#hook-actions button[data-action=confirm]")
     wait_for(driver, lambda d: visible(d, "view-webhooks"))
     wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, f"#webhook-list .webhook[data-id='{webhook_id}']"))
     check(f"{label}: the webhook is deleted",
