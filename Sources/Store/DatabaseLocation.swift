@@ -77,14 +77,17 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
 /// Opens the store at `location`: an SQLite file, or a PostgreSQL database shared with other processes.
 ///
 /// `cipher` seals webhook tokens at rest; the same key must be given every time the database is opened (by every
-/// process of a PostgreSQL deployment). `poolSize` bounds the connections this process opens.
+/// process of a PostgreSQL deployment). `poolSize` bounds the connections this process opens; `statementTimeout`
+/// bounds how long one PostgreSQL statement waits for the server's answer (`nil`: forever).
 public func openStore(
-    _ location: DatabaseLocation, poolSize: Int = 10, logger: Logger, cipher: TokenCipher
+    _ location: DatabaseLocation, poolSize: Int = 10, statementTimeout: TimeInterval? = 10, logger: Logger,
+    cipher: TokenCipher
 ) throws -> any Store {
     switch location {
     case .sqlite(let path):
         return try SQLiteStore(path: path, poolSize: poolSize, logger: logger, cipher: cipher)
     case .postgres(let conninfo):
-        return try PostgresStore(conninfo: conninfo, poolSize: poolSize, logger: logger, cipher: cipher)
+        return try PostgresStore(
+            conninfo: conninfo, poolSize: poolSize, statementTimeout: statementTimeout, logger: logger, cipher: cipher)
     }
 }

@@ -14,6 +14,12 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     /// How long libpq waits for the server when it connects, in seconds (libpq's `connect_timeout`).
     static let connectTimeoutSeconds = 5
 
+    /// The longest one statement may wait for the server's answer, in seconds; `nil` waits as long as it takes
+    /// (migrations, which may wait for another process's). A call that runs out closes the session and throws
+    /// `PostgresError.noAnswer`, so a server that stops answering (a frozen process, a stalled failover) costs a
+    /// caller this long, not forever.
+    var statementTimeout: TimeInterval?
+
     private var handle: OpaquePointer?
     /// Prepared statement names by SQL text; they live as long as the server session.
     private var prepared: [String: String] = [:]
@@ -25,7 +31,8 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     /// Connects with `conninfo`: a `postgres://` or `postgresql://` URL, or libpq's `key=value` form.
     ///
     /// The application name and a connect timeout come first, so the caller's own values for them win.
-    init(conninfo: String) throws {
+    init(conninfo: String, statementTimeout: TimeInterval? = nil) throws {
+        self.statementTimeout = statementTimeout
         // libpq's own complaint about a malformed string quotes pieces of it, which may be the password.
         var parseError: UnsafeMutablePointer<CChar>?
         guard let parsed = PQconninfoParse(conninfo, &parseError) else {
@@ -110,10 +117,6 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         return poll(&descriptor, 1, 0) > 0
     }
 
-    // TODO: a server that stops answering without closing its connections (a frozen process; a dead path is
-    // caught by the keepalives and tcp_user_timeout above) blocks a call until it answers again; bounding each
-    // call needs libpq's asynchronous API (PQsendQueryPrepared, poll on PQsocket with a deadline, PQcancel).
-
     /// Runs a parameterized statement and returns its rows (empty for commands).
     @discardableResult
     func query(_ sql: String, _ values: [any PostgresBindable] = []) throws -> PostgresResult {
@@ -124,10 +127,11 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
             throw PostgresError(state: "22021", message: "text values cannot contain the NUL character")
         }
         let name = try statementName(for: sql, parameterCount: values.count, on: connection)
-        let result = Self.withParameters(parameters) { pointers, lengths, formats in
-            PQexecPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 0)
+        return try roundTrip(on: connection) {
+            Self.withParameters(parameters) { pointers, lengths, formats in
+                PQsendQueryPrepared(connection, name, Int32(parameters.count), pointers, lengths, formats, 0)
+            }
         }
-        return try check(result, on: connection)
     }
 
     /// Runs a parameterized statement and returns how many rows it changed.
@@ -139,7 +143,7 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     /// Runs SQL without parameters, possibly several statements (migrations, `BEGIN`, `COMMIT`).
     func execute(_ sql: String) throws {
         let connection = try live()
-        _ = try check(PQexec(connection, sql), on: connection)
+        _ = try roundTrip(on: connection) { PQsendQuery(connection, sql) }
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT` (read committed), rolling back when it throws.
@@ -172,9 +176,73 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
             return name
         }
         let name = "dw_\(prepared.count + 1)"
-        _ = try check(PQprepare(connection, name, sql, Int32(parameterCount), nil), on: connection)
+        _ = try roundTrip(on: connection) { PQsendPrepare(connection, name, sql, Int32(parameterCount), nil) }
         prepared[sql] = name
         return name
+    }
+
+    /// Sends one request with `send` (a `PQsend…` call) and collects its answer the way `PQexec` does (the first
+    /// failure, else the last result), waiting on the socket no longer than `statementTimeout`. libpq's blocking
+    /// calls would wait forever for a server that keeps its connections open but never answers.
+    private func roundTrip(on connection: OpaquePointer, _ send: () -> Int32) throws -> PostgresResult {
+        guard send() == 1 else {
+            return try check(nil, on: connection)
+        }
+        let deadline = statementTimeout.map { DispatchTime.now() + $0 }
+        var kept: OpaquePointer?
+        while true {
+            guard try waitForAnswer(on: connection, until: deadline) else {
+                PQclear(kept)
+                roundTripsSinceReuse += 1
+                close()
+                throw PostgresError(
+                    state: PostgresError.noAnswer,
+                    message: "the server did not answer within \(Self.describe(statementTimeout ?? 0))")
+            }
+            guard let result = PQgetResult(connection) else { break }
+            if let kept, Self.isFailure(kept) {
+                PQclear(result)
+            } else {
+                PQclear(kept)
+                kept = result
+            }
+        }
+        return try check(kept, on: connection)
+    }
+
+    /// Reads from the socket until libpq holds a whole result (or learns the session ended); `false` when
+    /// `deadline` passed first.
+    private func waitForAnswer(on connection: OpaquePointer, until deadline: DispatchTime?) throws -> Bool {
+        while PQisBusy(connection) == 1 {
+            var milliseconds: Int32 = -1
+            if let deadline {
+                let now = DispatchTime.now()
+                guard now < deadline else { return false }
+                let left = (deadline.uptimeNanoseconds - now.uptimeNanoseconds + 999_999) / 1_000_000
+                milliseconds = Int32(min(left, UInt64(Int32.max)))
+            }
+            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready < 0 && errno != EINTR {
+                return true  // PQgetResult reports the broken socket
+            }
+            if ready > 0 && PQconsumeInput(connection) == 0 {
+                return true  // the session ended; PQgetResult turns libpq's message into a failed result
+            }
+        }
+        return true
+    }
+
+    private static func isFailure(_ result: OpaquePointer) -> Bool {
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY: false
+        default: true
+        }
+    }
+
+    /// `2 s`, `0.5 s`.
+    private static func describe(_ seconds: TimeInterval) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
     }
 
     /// Turns a `PGresult` into a `PostgresResult`, or throws with the server's SQLSTATE and message.
@@ -395,6 +463,8 @@ extension Optional: PostgresBindable where Wrapped: PostgresBindable {
 struct PostgresError: Error, CustomStringConvertible {
     /// SQLSTATE class 08 is "connection exception"; libpq itself reports no code when the server is gone.
     static let connectionFailure = "08006"
+    /// Ours, in class 08: the server kept the connection open but did not answer in time, so we closed it.
+    static let noAnswer = "08DW1"
 
     var state: String
     var message: String
@@ -405,7 +475,10 @@ struct PostgresError: Error, CustomStringConvertible {
     var isRetryable: Bool { state == "40001" || state == "40P01" }
 
     /// The session is gone: the server closed it (restart, failover, idle timeout) or the network dropped it.
-    var isConnectionLoss: Bool { state.hasPrefix("08") || state == "57P01" || state == "57P02" }
+    /// Not a server that stopped answering: that one would only keep the next connection waiting too.
+    var isConnectionLoss: Bool {
+        (state.hasPrefix("08") && state != Self.noAnswer) || state == "57P01" || state == "57P02"
+    }
 
     /// The store error for this failure: lost connections, a server shutting down or full, and lock timeouts are
     /// worth retrying later; integrity violations are conflicts; the rest is a failure.

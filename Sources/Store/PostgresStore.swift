@@ -27,7 +27,11 @@ public final class PostgresStore: Store {
     /// - Parameters:
     ///   - conninfo: a `postgres://` / `postgresql://` URL or libpq's `key=value` form.
     ///   - poolSize: the most connections this process opens; at least 1.
-    public init(conninfo: String, poolSize: Int = 8, logger: Logger, cipher: TokenCipher) throws {
+    ///   - statementTimeout: the longest one statement waits for the server before its connection is given up and
+    ///     the call fails as unavailable; `nil` waits forever. Start-up migrations wait as long as they take.
+    public init(
+        conninfo: String, poolSize: Int = 8, statementTimeout: TimeInterval? = 10, logger: Logger, cipher: TokenCipher
+    ) throws {
         let first: PostgresConnection
         do {
             first = try PostgresConnection(conninfo: conninfo)
@@ -40,6 +44,7 @@ public final class PostgresStore: Store {
             }
             schemaVersion = try PostgresMigration.migrate(first, logger: logger)
             try Self.checkTokens(first, cipher: cipher)
+            first.statementTimeout = statementTimeout
         } catch let error as PostgresError {
             throw error.storeError(operation: "open")
         }
@@ -47,7 +52,7 @@ public final class PostgresStore: Store {
         self.cipher = cipher
         pool = ConnectionPool(capacity: max(1, poolSize), first: first, logger: logger) {
             do {
-                return try PostgresConnection(conninfo: conninfo)
+                return try PostgresConnection(conninfo: conninfo, statementTimeout: statementTimeout)
             } catch let error as PostgresError {
                 throw error.storeError(operation: "connect")
             }

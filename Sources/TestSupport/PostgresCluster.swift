@@ -130,6 +130,49 @@ public final class PostgresCluster: Sendable {
         }
     }
 
+    /// Freezes the server without closing anything (SIGSTOP to the postmaster and then each of its processes), as a
+    /// hung host or a stalled failover would: connections stay open, nothing answers, new connections wait.
+    public func pause() throws {
+        let postmaster = try postmasterPID()
+        try signal(SIGSTOP, [postmaster] + Self.children(of: postmaster))
+    }
+
+    /// Lets a paused server run again (its processes first, then the postmaster).
+    public func resume() throws {
+        let postmaster = try postmasterPID()
+        try signal(SIGCONT, Self.children(of: postmaster) + [postmaster])
+    }
+
+    private func postmasterPID() throws -> pid_t {
+        let path = "\(directory)/data/postmaster.pid"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let line = text.split(separator: "\n").first, let pid = pid_t(line.trimmingCharacters(in: .whitespaces))
+        else {
+            throw Shell.Failure(command: "read \(path)", status: -1, output: "the server is not running")
+        }
+        return pid
+    }
+
+    private func signal(_ number: Int32, _ pids: [pid_t]) throws {
+        for pid in pids where kill(pid, number) != 0 && errno != ESRCH {
+            throw Shell.Failure(command: "kill -\(number) \(pid)", status: errno, output: "")
+        }
+    }
+
+    /// The processes whose parent is `parent`, from `/proc/*/stat` (field 4 is the parent's id).
+    private static func children(of parent: pid_t) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // "pid (name) state ppid ...": the name may hold spaces and parentheses, so read after the last ')'.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == parent ? pid : nil
+        }
+    }
+
     /// Stops the server if it runs and deletes the cluster. Safe to call more than once.
     public func destroy() {
         guard FileManager.default.fileExists(atPath: directory) else { return }

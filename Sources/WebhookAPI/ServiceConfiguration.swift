@@ -14,6 +14,9 @@ public struct ServiceConfiguration: Sendable {
     /// The most database connections this process opens (the API's store threads, the dispatcher and the
     /// background work share them).
     public var databasePoolSize: Int
+    /// Seconds one PostgreSQL statement may wait for the server's answer before its connection is given up and
+    /// the request answered 503: a server that stops answering without closing connections holds nothing longer.
+    public var databaseTimeout: TimeInterval = 10
     /// Event loop threads.
     public var threads: Int
     /// Extra trusted CA certificates (PEM) for endpoint checks.

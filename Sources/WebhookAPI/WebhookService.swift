@@ -48,7 +48,8 @@ public final class WebhookService: Sendable {
         location = try DatabaseLocation(parsing: configuration.database)
         let cipher = try MasterKey.load(path: configuration.masterKeyFile, database: location, logger: logger)
         store = try openStore(
-            location, poolSize: configuration.databasePoolSize, logger: logger.labelled("store"), cipher: cipher)
+            location, poolSize: configuration.databasePoolSize, statementTimeout: configuration.databaseTimeout,
+            logger: logger.labelled("store"), cipher: cipher)
 
         var delivery = configuration.delivery
         delivery.allowPrivateTargets = configuration.allowPrivateTargets

@@ -59,6 +59,10 @@ let serveCommand = Command(
         FlagSpec(
             name: "database-pool-size", help: "most database connections this process opens", defaultValue: "10"),
         FlagSpec(
+            name: "database-timeout",
+            help: "longest a PostgreSQL statement may wait for the server before the request fails with 503",
+            defaultValue: "10s"),
+        FlagSpec(
             name: "threads", help: "event loop threads",
             defaultValue: String(ProcessInfo.processInfo.activeProcessorCount)),
         FlagSpec(name: "ca-file", help: "extra trusted CA certificates (PEM) for endpoint TLS checks"),
@@ -101,6 +105,12 @@ let serveCommand = Command(
         configuration.database = options.string("database") ?? configuration.database
         configuration.databasePoolSize =
             try options.int("database-pool-size", range: 1...1000) ?? configuration.databasePoolSize
+        if let timeout = try duration(options, "database-timeout") {
+            guard timeout >= 1 && timeout <= 3600 else {
+                throw UsageError(message: "--database-timeout must be between 1s and 1h")
+            }
+            configuration.databaseTimeout = timeout
+        }
         configuration.threads = try options.int("threads", range: 1...256) ?? configuration.threads
         configuration.caFile = options.string("ca-file").flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowPrivateTargets = try options.bool("allow-private-targets")

@@ -155,6 +155,11 @@ import Testing
             "error: --retention must be a whole number of s, m, h or d up to 36500d (e.g. 90m, 12h, 30d), "
                 + "or 0 or off, not \"30\"\n"
         ),
+        (["serve", "--database-timeout", "2h"], "error: --database-timeout must be between 1s and 1h\n"),
+        (
+            ["serve", "--database-timeout", "soon"],
+            "error: --database-timeout must be one duration such as 30s, 15m, 24h or 5d, not \"soon\"\n"
+        ),
     ])
     func badServeSettingsAreUsageErrors(arguments: [String], message: String) throws {
         defer { cleanUp() }

@@ -235,6 +235,98 @@ import Testing
         #expect(server.isRunning, "serve died:\n\(server.stderr.suffix(2000))")
     }
 
+    /// A PostgreSQL server that freezes (every process stopped, connections left open, as a hung host does): each
+    /// request waits at most about `--database-timeout` for a statement plus libpq's 5 s connect timeout for a fresh
+    /// connection, then gets the database 503; nothing hangs, and once the server runs again requests succeed and
+    /// events accepted then are delivered.
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
+    func aFrozenServerCostsEachRequestABoundedWait() async throws {
+        let directory = try ScratchDirectory("dw-frozen")
+        defer { directory.remove() }
+        let cluster = try PostgresCluster()
+        defer { cluster.destroy() }
+        let database = try ClusterLoad.Database(cluster: cluster, name: "dw_frozen", directory: directory.path)
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        let receiver = try HTTPSReceiver(certificate: ca.valid.certificate, key: ca.valid.key)
+        defer { receiver.stop() }
+        let key = try ClusterLoad.makeKey(database, directory: directory.path)
+        let (server, port) = try await ServerProcess.startServer(
+            ClusterLoad.serveArguments(database, caFile: ca.caFile, extra: ["--database-timeout", "2s"]),
+            directory: directory.path)
+        defer { server.kill() }
+        _ = try await ClusterLoad.createWebhook(port: port, key: key, url: "https://localhost:\(receiver.port)/hook")
+        let base = "http://127.0.0.1:\(port)"
+
+        /// Ten requests at once (events, listings, health); each answer with how long it took.
+        func burst() async -> [(answer: String, seconds: Double)] {
+            await withTaskGroup(of: (String, Double).self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        let started = Date()
+                        let answer: String
+                        do {
+                            let response =
+                                switch index % 3 {
+                                case 0:
+                                    try await HTTPClient.send(
+                                        "POST", "\(base)/2026-02-01/events.json", headers: ClusterLoad.headers(key),
+                                        body: ClusterLoad.eventBody(index), timeoutSeconds: 60)
+                                case 1:
+                                    try await HTTPClient.send(
+                                        "GET", "\(base)/2026-02-01/webhooks.json", headers: ClusterLoad.headers(key),
+                                        timeoutSeconds: 60)
+                                default:
+                                    try await HTTPClient.send("GET", "\(base)/healthz", timeoutSeconds: 60)
+                                }
+                            answer = "\(response.status) \(response.text)"
+                        } catch {
+                            answer = "no answer: \(error)"
+                        }
+                        return (answer, Date().timeIntervalSince(started))
+                    }
+                }
+                var results: [(String, Double)] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+        }
+
+        let warm = await burst()
+        #expect(warm.allSatisfy { $0.answer.hasPrefix("20") }, "before the freeze: \(warm.map(\.answer))")
+        try cluster.pause()
+        var frozen: [(answer: String, seconds: Double)] = []
+        do {
+            defer { try? cluster.resume() }
+            frozen = await burst() + burst()
+        }
+        let healthBody = #"{"error":"The store is not answering."}"#
+        let wrong = frozen.filter {
+            $0.answer != "503 \(ClusterLoad.unavailableBody)" && $0.answer != "503 \(healthBody)"
+        }
+        let slowest = frozen.map(\.seconds).max() ?? 0
+        print("frozen server: \(frozen.count) requests, slowest answer \(String(format: "%.1f", slowest)) s")
+        #expect(wrong.isEmpty, "while the server was frozen: \(wrong.prefix(3))")
+        // 2 s for a statement on a pooled connection, 5 s for libpq to give up connecting, 10 s of pool wait at
+        // most; without a deadline the first burst would wait until the server ran again.
+        #expect(slowest < 20, "the slowest answer took \(slowest) s")
+
+        let back = await eventually(timeoutSeconds: 30) {
+            let response = try? await HTTPClient.send(
+                "POST", "\(base)/2026-02-01/events.json", headers: ClusterLoad.headers(key),
+                body: ClusterLoad.eventBody(1_000), timeoutSeconds: 15)
+            return response?.status == 202
+        }
+        #expect(back, "no event was accepted within 30 s of the server running again")
+        let delivered = await eventually(timeoutSeconds: 60) {
+            receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains(#""n":1000"#) }
+        }
+        #expect(delivered, "the event accepted after the freeze was not delivered")
+        #expect(server.isRunning, "serve died:\n\(server.stderr.suffix(2000))")
+        server.signal(SIGTERM)
+        #expect(await ClusterLoad.waitForExit(server, seconds: 30), "serve ignored SIGTERM")
+    }
+
     /// `senders` clients send events until `stop` is set, sender i to process i mod 2, pausing 5 ms between
     /// requests, and record every answer (or failure) with when it was sent and answered.
     private func send(
