@@ -275,10 +275,17 @@ extension PostgresStore {
     public func allEventTypes() throws -> [EventType] {
         try withConnection("allEventTypes") { connection in
             // NULLS FIRST: global types before company ones, as SQLite orders NULL.
-            try connection.query("SELECT name, company_id FROM event_types ORDER BY name, company_id NULLS FIRST")
-                .map { row in
-                    EventType(name: row.string(at: 0), companyID: row.isNull(at: 1) ? nil : row.int64(at: 1))
-                }
+            try connection.query(
+                """
+                SELECT t.name, t.company_id, c.slug FROM event_types t LEFT JOIN companies c ON c.id = t.company_id
+                ORDER BY t.name, t.company_id NULLS FIRST
+                """
+            )
+            .map { row in
+                EventType(
+                    name: row.string(at: 0), companyID: row.isNull(at: 1) ? nil : row.int64(at: 1),
+                    companySlug: row.optionalString(at: 2))
+            }
         }
     }
 

@@ -18,8 +18,15 @@ extension SQLiteStore {
     /// Every event type with its scope, sorted by name then company (global first).
     public func allEventTypes() throws -> [EventType] {
         try withConnection("allEventTypes") { connection in
-            try connection.rows("SELECT name, company_id FROM event_types ORDER BY name, company_id") { row in
-                EventType(name: row.string(at: 0), companyID: row.isNull(at: 1) ? nil : row.int64(at: 1))
+            try connection.rows(
+                """
+                SELECT t.name, t.company_id, c.slug FROM event_types t LEFT JOIN companies c ON c.id = t.company_id
+                ORDER BY t.name, t.company_id
+                """
+            ) { row in
+                EventType(
+                    name: row.string(at: 0), companyID: row.isNull(at: 1) ? nil : row.int64(at: 1),
+                    companySlug: row.isNull(at: 2) ? nil : row.string(at: 2))
             }
         }
     }

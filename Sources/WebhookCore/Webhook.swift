@@ -118,10 +118,13 @@ public struct EventType: Sendable, Equatable {
     public var name: String
     /// `nil` when available to every company; otherwise the one company that may subscribe to it.
     public var companyID: Int64?
+    /// That company's slug, when the type is limited to one and the store read it (`allEventTypes`).
+    public var companySlug: String?
 
-    public init(name: String, companyID: Int64? = nil) {
+    public init(name: String, companyID: Int64? = nil, companySlug: String? = nil) {
         self.name = name
         self.companyID = companyID
+        self.companySlug = companySlug
     }
 
     /// The catalog every new store starts with, available to every company.

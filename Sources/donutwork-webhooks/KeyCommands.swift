@@ -80,14 +80,14 @@ let keysRevokeCommand = Command(
 let eventTypesListCommand = Command(
     name: "event-types list",
     synopsis: "donutwork-webhooks event-types list [--database ...]",
-    summary: "Lists event types: name and the id of the company it is limited to, or * for every company.",
+    summary: "Lists event types: name, and the id and slug of the company it is limited to (* for every company).",
     flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         defer { store.close() }
-        print("NAME\tCOMPANY_ID")
+        print("NAME\tCOMPANY_ID\tCOMPANY")
         for type in try store.allEventTypes() {
-            print("\(type.name)\t\(type.companyID.map { String($0) } ?? "*")")
+            print("\(type.name)\t\(type.companyID.map { String($0) } ?? "*")\t\(type.companySlug ?? "*")")
         }
         return 0
     })

@@ -31,7 +31,8 @@ import WebhookCore
             let custom = try store.allEventTypes().filter { $0.name == "Custom" }
             #expect(
                 custom == [
-                    EventType(name: "Custom", companyID: acme.id), EventType(name: "Custom", companyID: globex.id),
+                    EventType(name: "Custom", companyID: acme.id, companySlug: "acme"),
+                    EventType(name: "Custom", companyID: globex.id, companySlug: "globex"),
                 ])
         }
     }

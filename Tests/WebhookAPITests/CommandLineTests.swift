@@ -290,17 +290,20 @@ import Testing
 
         let listed = try run(["event-types", "list"] + database.arguments)
         #expect(listed.status == 0, "\(listed)")
-        #expect(listed.stdoutLines.first == "NAME\tCOMPANY_ID")
+        #expect(listed.stdoutLines.first == "NAME\tCOMPANY_ID\tCOMPANY")
         let rows = listed.stdoutLines.dropFirst().map { $0.components(separatedBy: "\t") }
         #expect(rows.count == 3, "\(listed)")
         let orders = try #require(rows.first { $0.first == "Orders.created" }, "\(listed)")
-        #expect(orders.count == 2 && Int64(orders[1]) != nil, "Orders.created should carry a company id: \(orders)")
-        #expect(rows.contains(["RecurringPayments.charge.failed", "*"]), "\(listed)")
-        #expect(rows.contains(["RecurringPayments.charge.paid", "*"]), "\(listed)")
+        #expect(
+            orders.count == 3 && Int64(orders[1]) != nil && orders[2] == "acme",
+            "Orders.created should carry acme's id and slug: \(orders)")
+        #expect(rows.contains(["RecurringPayments.charge.failed", "*", "*"]), "\(listed)")
+        #expect(rows.contains(["RecurringPayments.charge.paid", "*", "*"]), "\(listed)")
         // A fresh store: acme is company 1, and the list is sorted by name.
         #expect(
             listed.stdout
-                == "NAME\tCOMPANY_ID\nOrders.created\t1\nRecurringPayments.charge.failed\t*\nRecurringPayments.charge.paid\t*\n"
+                == "NAME\tCOMPANY_ID\tCOMPANY\nOrders.created\t1\tacme\n"
+                + "RecurringPayments.charge.failed\t*\t*\nRecurringPayments.charge.paid\t*\t*\n"
         )
 
         let again = try run(add + database.arguments)
