@@ -38,7 +38,8 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         guard let parsed = PQconninfoParse(conninfo, &parseError) else {
             PQfreemem(parseError)
             throw PostgresError(
-                state: "22023", message: "the database location is not a valid PostgreSQL URL or key=value string")
+                state: PostgresError.invalidSetting,
+                message: "not a valid PostgreSQL URL or key=value string (libpq could not parse it)")
         }
         PQconninfoFree(parsed)
         // UTF-8 on the wire whatever the server's default; TCP keepalives and a user timeout so that a database
@@ -61,7 +62,15 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.lastMessage(connection)
             PQfinish(connection)
-            throw PostgresError(state: PostgresError.connectionFailure, message: message)
+            // libpq checks some values only when it connects ("invalid sslmode value: ..."): a setting to fix, not
+            // a server to wait for. Its messages quote the bad value only, never the password.
+            let isSetting =
+                message.contains(" for connection option ")
+                || (message.hasPrefix("invalid ")
+                    && (message.contains(" value") || message.hasPrefix("invalid port number")
+                        || message.hasPrefix("invalid SSL protocol version range")))
+            throw PostgresError(
+                state: isSetting ? PostgresError.invalidSetting : PostgresError.connectionFailure, message: message)
         }
         // libpq prints the server's notices (e.g. "relation ... already exists, skipping") on standard error,
         // which is the operator's log; they carry nothing an operator needs, so they are dropped.
@@ -463,6 +472,8 @@ extension Optional: PostgresBindable where Wrapped: PostgresBindable {
 struct PostgresError: Error, CustomStringConvertible {
     /// SQLSTATE class 08 is "connection exception"; libpq itself reports no code when the server is gone.
     static let connectionFailure = "08006"
+    /// A connection setting libpq refused (22023 is SQLSTATE's "invalid parameter value").
+    static let invalidSetting = "22023"
     /// Ours, in class 08: the server kept the connection open but did not answer in time, so we closed it.
     static let noAnswer = "08DW1"
 

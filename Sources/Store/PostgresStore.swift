@@ -34,7 +34,11 @@ public final class PostgresStore: Store {
     ) throws {
         let first: PostgresConnection
         do {
-            first = try PostgresConnection(conninfo: conninfo)
+            do {
+                first = try PostgresConnection(conninfo: conninfo)
+            } catch let error as PostgresError where error.state == PostgresError.invalidSetting {
+                throw StoreError.invalidLocation(error.message)
+            }
             let encoding = try first.query("SHOW server_encoding").first { $0.string(at: 0) } ?? ""
             guard encoding == "UTF8" else {
                 // Text the API accepts (any Unicode) must round-trip; another encoding would refuse or garble it.

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import WebhookCore
 
 /// The `donutwork-webhooks` executable as an operator runs it: exit codes, standard output and standard error.
 @Suite(.timeLimit(.minutes(1))) struct CommandLineTests {
@@ -167,6 +168,35 @@ import Testing
         #expect(result.status == 2, "\(result)")
         #expect(result.stderr.hasPrefix(message), "\(result)")
         #expect(result.stderr.contains("usage: donutwork-webhooks serve"), "\(result)")
+    }
+
+    /// PostgreSQL settings libpq refuses (some only when it connects) are the operator's to fix: exit 2 with usage,
+    /// libpq's reason without the password, and no server needed to say so.
+    @Test(arguments: [
+        ("sslmode=bogus", "error: unsupported database location: invalid sslmode value: \"bogus\"\n"),
+        (
+            "port=abc",
+            "error: unsupported database location: invalid integer value \"abc\" for connection option \"port\"\n"
+        ),
+        (
+            "no_such_option=1",
+            "error: unsupported database location: not a valid PostgreSQL URL or key=value string "
+                + "(libpq could not parse it)\n"
+        ),
+    ])
+    func postgresSettingsLibpqRefusesAreUsageErrors(query: String, message: String) throws {
+        defer { cleanUp() }
+        let keyFile = "\(directory.path)/master.key"
+        let key = Data(TokenCipher.generateKey()).base64EncodedString() + "\n"
+        #expect(
+            FileManager.default.createFile(
+                atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]))
+        let result = try run([
+            "serve", "--database", "postgresql://dw:sekrit@127.0.0.1:1/dw?\(query)", "--master-key-file", keyFile,
+        ])
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.hasPrefix(message), "\(result)")
+        #expect(!result.stderr.contains("sekrit"), "\(result)")
     }
 
     @Test func serveTakesItsRetentionFromTheFlagOrTheEnvironment() async throws {
