@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging", "Locking"]),
         .target(name: "WebhookCore", dependencies: ["COpenSSL", "CIDN2", "CCurl"]),
         .target(name: "Store", dependencies: ["WebhookCore", "CSQLite", "CPostgres", "Logging", "Locking"]),
-        .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging"]),
+        .target(name: "Delivery", dependencies: ["WebhookCore", "Store", "CCurl", "Logging", "Locking"]),
         .target(
             name: "WebhookAPI",
             dependencies: ["HTTPServer", "WebhookCore", "Store", "Delivery", "Logging", "Metrics", "Locking"],

@@ -8,7 +8,8 @@ import WebhookCore
 /// Sends due deliveries: claims them from the store under a lease, runs up to `maxInFlight` signed POSTs at once
 /// (at most `maxInFlightPerEndpoint` per webhook) on one libcurl multi handle, and records every attempt.
 ///
-/// One thread runs the loop; other threads only `wake()` it or `cancel(webhookSeq:)`.
+/// One thread runs the loop and makes the claims; finished attempts go to an `AttemptRecorder`, which records them
+/// in batches on a thread of its own. Other threads only `wake()` the loop or `cancel(webhookSeq:)`.
 public final class Dispatcher: Sendable {
     /// Operator settings of the delivery engine.
     public struct Configuration: Sendable {
@@ -63,9 +64,11 @@ public final class Dispatcher: Sendable {
         var cancelled: [Int64: Date] = [:]
         /// Callers of `cancel` waiting until the loop has dropped their webhook's work.
         var acknowledgements: [DispatchSemaphore] = []
+        /// Attempts were recorded since the last look: their leases ended, so their webhooks have room again.
+        var recorded = false
     }
 
-    /// Told of every finished attempt on the delivery thread, after it was recorded: its outcome and how long it
+    /// Told of every finished attempt once it was recorded (on the recorder's thread): its outcome and how long it
     /// took in seconds. Keep it short (e.g. count it).
     public typealias AttemptObserver = @Sendable (_ outcome: AttemptOutcome, _ seconds: Double) -> Void
 
@@ -77,6 +80,7 @@ public final class Dispatcher: Sendable {
     private let multi: Multi
     private let finished = DispatchSemaphore(value: 0)
     private let inFlightCount = Atomic<Int>(0)
+    private let recorder: AttemptRecorder
 
     /// Creates a dispatcher; nothing is sent before `start()`.
     public init(store: any Store, configuration: Configuration, logger: Logger, onAttempt: AttemptObserver? = nil) {
@@ -84,6 +88,7 @@ public final class Dispatcher: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onAttempt = onAttempt
+        recorder = AttemptRecorder(store: store, disableAfter: configuration.disableAfter, logger: logger)
         CurlGlobal.initialize
         multi = Multi()
     }
@@ -91,8 +96,15 @@ public final class Dispatcher: Sendable {
     /// Attempts on the wire right now (not those waiting for a free slot of their endpoint).
     public var attemptsInFlight: Int { inFlightCount.load(ordering: .relaxed) }
 
-    /// Starts the delivery thread.
+    /// Starts the delivery thread and the recording thread.
     public func start() {
+        recorder.start { [self] batch in
+            for attempt in batch {
+                onAttempt?(attempt.record.outcome, attempt.seconds)
+            }
+            inbox.withLock { $0.recorded = true }
+            curl_multi_wakeup(multi.handle)
+        }
         let thread = Thread { [self] in
             var loop = DispatchLoop(dispatcher: self)
             loop.run()
@@ -122,11 +134,13 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Stops claiming, aborts what is in flight (its claims expire and are taken again), and waits.
+    /// Stops claiming, gives back what is in flight or queued (to be sent again), records the attempts that
+    /// finished, and returns.
     public func stop() {
         inbox.withLock { $0.running = false }
         curl_multi_wakeup(multi.handle)
         finished.wait()
+        recorder.stop()
     }
 
     // MARK: For the loop
@@ -149,27 +163,25 @@ public final class Dispatcher: Sendable {
     fileprivate var loopStore: any Store { store }
     fileprivate var loopLogger: Logger { logger }
     fileprivate var multiHandle: UnsafeMutableRawPointer { multi.handle }
+    fileprivate var loopRecorder: AttemptRecorder { recorder }
 
     /// Takes what other threads asked for since the last look.
     fileprivate func takeInbox(now: Date) -> (
-        running: Bool, woken: Bool, cancelled: Set<Int64>, acknowledgements: [DispatchSemaphore]
+        running: Bool, woken: Bool, recorded: Bool, cancelled: Set<Int64>, acknowledgements: [DispatchSemaphore]
     ) {
         inbox.withLock { inbox in
-            let woken = inbox.woken
+            let (woken, recorded) = (inbox.woken, inbox.recorded)
             let acknowledgements = inbox.acknowledgements
             inbox.woken = false
+            inbox.recorded = false
             inbox.acknowledgements.removeAll()
             inbox.cancelled = inbox.cancelled.filter { $0.value > now }
-            return (inbox.running, woken, Set(inbox.cancelled.keys), acknowledgements)
+            return (inbox.running, woken, recorded, Set(inbox.cancelled.keys), acknowledgements)
         }
     }
 
     fileprivate func publishInFlight(_ count: Int) {
         inFlightCount.store(count, ordering: .relaxed)
-    }
-
-    fileprivate func reportAttempt(_ outcome: AttemptOutcome, seconds: Double) {
-        onAttempt?(outcome, seconds)
     }
 
     fileprivate func rememberCancelled(_ webhookSeq: Int64, now: Date) {
@@ -190,8 +202,9 @@ private struct DispatchLoop {
     var nextClaim = Date.distantPast
     /// When the store was last asked for work.
     var lastClaim = Date.distantPast
-    /// An attempt finished since the last claim: its webhook has room under the cap (counted by the store across
-    /// every process), so the next claim comes as soon as `refillDelay` allows instead of at the next poll.
+    /// Attempts were recorded since the last claim: their leases ended and their webhooks have room under the cap
+    /// (counted by the store across every process), so the next claim comes as soon as `refillDelay` allows
+    /// instead of at the next poll.
     var finishedSinceClaim = false
     var random = SystemRandomNumberGenerator()
 
@@ -208,6 +221,9 @@ private struct DispatchLoop {
             dropCancelled(inbox.cancelled, now: now)
             inbox.acknowledgements.forEach { $0.signal() }
             guard inbox.running else { break }
+            if inbox.recorded {
+                finishedSinceClaim = true
+            }
             let refill = finishedSinceClaim && now >= lastClaim.addingTimeInterval(Self.refillDelay)
             if inbox.woken || now >= nextClaim || refill {
                 claim(now: now, cancelled: inbox.cancelled)
@@ -229,7 +245,8 @@ private struct DispatchLoop {
     static let refillDelay: TimeInterval = 0.02
 
     private mutating func claim(now: Date, cancelled: Set<Int64>) {
-        let room = configuration.maxInFlight - inFlight.count - waiting.count
+        // Attempts waiting to be recorded count too: the recorder's queue cannot outgrow the in-flight limit.
+        let room = configuration.maxInFlight - inFlight.count - waiting.count - dispatcher.loopRecorder.pendingCount
         guard room > 0 else { return }
         lastClaim = now
         finishedSinceClaim = false
@@ -280,9 +297,8 @@ private struct DispatchLoop {
         waiting = stillWaiting
     }
 
-    // TODO: store calls (claims, attempt records) run on this loop thread, so a slow database delays the transfers
-    // in flight and each process records one attempt at a time; batching records per claim on a thread of their
-    // own would lift both (measured in bench/results/2026-12-03-2cores-scaleout.md).
+    // TODO: claims still run on this loop thread, so a database slower than an attempt's timeout delays the
+    // transfers in flight by up to --database-timeout; moving claims to a thread of their own would lift that.
     private mutating func perform() {
         var running: Int32 = 0
         curl_multi_perform(dispatcher.multiHandle, &running)
@@ -300,7 +316,6 @@ private struct DispatchLoop {
         curl_multi_remove_handle(dispatcher.multiHandle, transfer.easy)
         inFlight[transfer.easy] = nil
         inFlightPerEndpoint[transfer.job.webhookSeq, default: 1] -= 1
-        finishedSinceClaim = true
 
         let job = transfer.job
         let now = Date()
@@ -334,24 +349,19 @@ private struct DispatchLoop {
         if case .disableWebhook = outcome {
             dispatcher.rememberCancelled(job.webhookSeq, now: now)
         }
-        do {
-            try dispatcher.loopStore.recordAttempt(
-                deliverySeq: job.deliverySeq, attempt: attempt, outcome: outcome,
-                disableAfter: configuration.disableAfter, now: now)
-        } catch {
-            logger.error(
-                "recording an attempt failed; the lease will expire and the delivery be tried again",
-                ["delivery_id": job.deliveryID, "error": String(describing: error)])
-        }
-        dispatcher.reportAttempt(outcome, seconds: seconds)
-        logger.info(
-            "attempt",
-            [
-                "delivery_id": job.deliveryID, "webhook_id": job.webhookID, "event_id": job.eventID,
-                "attempt": job.attemptNumber, "status": attempt.statusCode.map { String($0) } ?? "-",
-                "error": attempt.errorKind ?? "-", "ms": attempt.latencyMilliseconds,
-                "outcome": DispatchLoop.describe(outcome), "reason": attempt.errorMessage ?? "-",
-            ])
+        dispatcher.loopRecorder.add(
+            AttemptRecorder.Finished(
+                record: AttemptRecord(
+                    deliverySeq: job.deliverySeq, webhookSeq: job.webhookSeq, attempt: attempt, outcome: outcome,
+                    finishedAt: now),
+                deliveryID: job.deliveryID,
+                logFields: [
+                    ("webhook_id", job.webhookID), ("event_id", job.eventID), ("attempt", String(job.attemptNumber)),
+                    ("status", attempt.statusCode.map { String($0) } ?? "-"), ("error", attempt.errorKind ?? "-"),
+                    ("ms", String(attempt.latencyMilliseconds)), ("outcome", DispatchLoop.describe(outcome)),
+                    ("reason", attempt.errorMessage ?? "-"),
+                ],
+                seconds: seconds))
     }
 
     private mutating func dropCancelled(_ cancelled: Set<Int64>, now: Date) {

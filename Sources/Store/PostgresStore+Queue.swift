@@ -64,72 +64,27 @@ extension PostgresStore {
         }
     }
 
-    /// Records an attempt and applies its outcome in one transaction, clearing the lease.
-    ///
-    /// The webhook row is locked first, then the delivery: the same order as every other writer, so recording
-    /// attempts of one webhook from several processes cannot deadlock with each other or with a disable.
+    /// Records an attempt and applies its outcome (see `AttemptSteps.record`) in one transaction.
     public func recordAttempt(
         deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
     ) throws {
-        let headers = try AttemptText.encodeHeaders(attempt.responseHeaders)
-        let disabled = try withTransaction("recordAttempt") { connection -> (webhookSeq: Int64, reason: String)? in
-            guard
-                let delivery = try connection.query(
-                    """
-                    SELECT d.status, w.seq FROM webhooks w JOIN deliveries d ON d.webhook_seq = w.seq
-                    WHERE d.seq = $1
-                    FOR NO KEY UPDATE OF w
-                    """,
-                    [deliverySeq]
-                ).first({ (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) })
-            else { return nil }
+        try recordAttempts(
+            [
+                AttemptRecord(
+                    deliverySeq: deliverySeq, webhookSeq: 0, attempt: attempt, outcome: outcome, finishedAt: now)
+            ],
+            disableAfter: disableAfter)
+    }
 
-            try connection.run(
-                """
-                INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
-                                      latency_ms, response_headers, response_body)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                """,
-                [
-                    deliverySeq, attempt.number, attempt.attemptedAt, attempt.statusCode, attempt.errorKind,
-                    attempt.errorMessage, attempt.latencyMilliseconds, headers, attempt.responseBody,
-                ])
-            try connection.run(
-                """
-                UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = $1
-                WHERE seq = $2
-                """,
-                [now, deliverySeq])
-            guard delivery.status == Delivery.Status.pending.rawValue else { return nil }
-
-            switch outcome {
-            case .succeeded:
-                try connection.run(
-                    "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL WHERE seq = $1", [deliverySeq])
-                try connection.run(
-                    "UPDATE webhooks SET failing_since = NULL, last_success_at = $1 WHERE seq = $2",
-                    [now, delivery.webhookSeq])
-                return nil
-            case .retry(let at):
-                try connection.run("UPDATE deliveries SET next_attempt_at = $1 WHERE seq = $2", [at, deliverySeq])
-            case .failed:
-                try connection.run(
-                    "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE seq = $1", [deliverySeq])
-            case .disableWebhook(let reason):
-                try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
-                try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
-                return (delivery.webhookSeq, reason)
-            }
-
-            let since = try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
-            guard let since, since < now.addingTimeInterval(-disableAfter) else { return nil }
-            let reason = AttemptText.disabledReason(failingFor: disableAfter)
-            try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
-            return (delivery.webhookSeq, reason)
+    /// Records several attempts in one transaction (one commit for the batch): all of them or, when it fails, none.
+    /// Each locks its webhook row before its delivery, in webhook order across the batch.
+    public func recordAttempts(_ records: [AttemptRecord], disableAfter: TimeInterval) throws {
+        guard !records.isEmpty else { return }
+        let disabled = try withTransaction("recordAttempts") { connection in
+            try PostgresAttemptSteps(connection: connection).record(records, disableAfter: disableAfter)
         }
-
-        if let disabled {
-            logger.info("webhook disabled", ["webhook_seq": disabled.webhookSeq, "reason": disabled.reason])
+        for webhook in disabled {
+            logger.info("webhook disabled", ["webhook_seq": webhook.webhookSeq, "reason": webhook.reason])
         }
     }
 
@@ -181,36 +136,6 @@ extension PostgresStore {
 
     // MARK: Helpers
 
-    /// Disables a webhook with `reason` and cancels every pending delivery it has, in flight or not.
-    private static func disableWebhook(
-        _ webhookSeq: Int64, reason: String, now: Date, on connection: PostgresConnection
-    ) throws {
-        try connection.run(
-            "UPDATE webhooks SET status = 'disabled', disabled_reason = $1 WHERE seq = $2", [reason, webhookSeq])
-        try connection.run(
-            """
-            UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = $1
-            WHERE webhook_seq = $2 AND status = 'pending'
-            """,
-            [now, webhookSeq])
-    }
-
-    /// Starts the webhook's failure streak at `now` unless one is running; returns when the streak began, or `nil`
-    /// when the webhook is already disabled.
-    @discardableResult
-    private static func extendFailureStreak(
-        _ webhookSeq: Int64, now: Date, on connection: PostgresConnection
-    ) throws -> Date? {
-        try connection.query(
-            """
-            UPDATE webhooks SET failing_since = coalesce(failing_since, $1) WHERE seq = $2
-            RETURNING dw_ms(failing_since), status
-            """,
-            [now, webhookSeq]
-        ).first { row in row.string(at: 1) == Webhook.Status.enabled.rawValue ? row.optionalDate(at: 0) : nil }
-            ?? nil
-    }
-
     /// Reads the claim's row; the tokens are opened under the webhook id they were sealed with.
     private func readJob(_ row: PostgresRow, now: Date) throws -> DeliveryJob {
         let webhookID = row.string(at: 4)
@@ -223,5 +148,77 @@ extension PostgresStore {
             webhookID: webhookID, companyID: row.int64(at: 5), url: row.string(at: 6), secrets: secrets,
             eventID: row.string(at: 10), eventType: row.string(at: 11), payload: row.bytes(at: 12),
             attemptNumber: row.int(at: 2) + 1)
+    }
+}
+
+/// Recording an attempt in PostgreSQL's SQL, inside the caller's transaction.
+private struct PostgresAttemptSteps: AttemptSteps {
+    let connection: PostgresConnection
+
+    func delivery(_ deliverySeq: Int64) throws -> (status: String, webhookSeq: Int64)? {
+        // The webhook row first: every writer that changes a webhook and its deliveries locks in that order.
+        try connection.query(
+            """
+            SELECT d.status, w.seq FROM webhooks w JOIN deliveries d ON d.webhook_seq = w.seq
+            WHERE d.seq = $1
+            FOR NO KEY UPDATE OF w
+            """,
+            [deliverySeq]
+        ).first({ (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) })
+    }
+
+    func insertAttempt(_ attempt: DeliveryAttempt, headers: String?, deliverySeq: Int64, now: Date) throws {
+        try connection.run(
+            """
+            INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
+                                  latency_ms, response_headers, response_body)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """,
+            [
+                deliverySeq, attempt.number, attempt.attemptedAt, attempt.statusCode, attempt.errorKind,
+                attempt.errorMessage, attempt.latencyMilliseconds, headers, attempt.responseBody,
+            ])
+        try connection.run(
+            "UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = $1 WHERE seq = $2",
+            [now, deliverySeq])
+    }
+
+    func markSucceeded(deliverySeq: Int64, webhookSeq: Int64, now: Date) throws {
+        try connection.run(
+            "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL WHERE seq = $1", [deliverySeq])
+        try connection.run(
+            "UPDATE webhooks SET failing_since = NULL, last_success_at = $1 WHERE seq = $2", [now, webhookSeq])
+    }
+
+    func scheduleRetry(deliverySeq: Int64, at: Date) throws {
+        try connection.run("UPDATE deliveries SET next_attempt_at = $1 WHERE seq = $2", [at, deliverySeq])
+    }
+
+    func markFailed(deliverySeq: Int64) throws {
+        try connection.run(
+            "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE seq = $1", [deliverySeq])
+    }
+
+    func disableWebhook(_ webhookSeq: Int64, reason: String, now: Date) throws {
+        try connection.run(
+            "UPDATE webhooks SET status = 'disabled', disabled_reason = $1 WHERE seq = $2", [reason, webhookSeq])
+        try connection.run(
+            """
+            UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = $1
+            WHERE webhook_seq = $2 AND status = 'pending'
+            """,
+            [now, webhookSeq])
+    }
+
+    @discardableResult
+    func extendFailureStreak(_ webhookSeq: Int64, now: Date) throws -> Date? {
+        try connection.query(
+            """
+            UPDATE webhooks SET failing_since = coalesce(failing_since, $1) WHERE seq = $2
+            RETURNING dw_ms(failing_since), status
+            """,
+            [now, webhookSeq]
+        ).first { row in row.string(at: 1) == Webhook.Status.enabled.rawValue ? row.optionalDate(at: 0) : nil }
+            ?? nil
     }
 }

@@ -57,79 +57,26 @@ extension SQLiteStore {
         }
     }
 
-    /// Records an attempt and applies its outcome in one write transaction, clearing the lease.
-    ///
-    /// Every attempt counts in `attempt_count`. When the delivery is no longer pending (cancelled meanwhile) only
-    /// the attempt is recorded: neither its status nor the webhook's health changes. When it is gone (its webhook
-    /// was deleted) there is nothing to record against and the call does nothing.
+    /// Records an attempt and applies its outcome (see `AttemptSteps.record`) in one write transaction.
     public func recordAttempt(
         deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
     ) throws {
-        let headers = try AttemptText.encodeHeaders(attempt.responseHeaders)
-        let disabled = try withWriteTransaction("recordAttempt") { connection -> (webhookSeq: Int64, reason: String)? in
-            guard
-                let delivery = try connection.row(
-                    "SELECT status, webhook_seq FROM deliveries WHERE seq = ?", [deliverySeq],
-                    { (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) }
-                )
-            else { return nil }
+        try recordAttempts(
+            [
+                AttemptRecord(
+                    deliverySeq: deliverySeq, webhookSeq: 0, attempt: attempt, outcome: outcome, finishedAt: now)
+            ],
+            disableAfter: disableAfter)
+    }
 
-            let nowText = Timestamp.format(now)
-            try connection.run(
-                """
-                INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
-                                      latency_ms, response_headers, response_body)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    deliverySeq, attempt.number, Timestamp.format(attempt.attemptedAt), attempt.statusCode,
-                    attempt.errorKind, attempt.errorMessage, attempt.latencyMilliseconds, headers,
-                    attempt.responseBody,
-                ]
-            )
-            try connection.run(
-                """
-                UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = ?
-                WHERE seq = ?
-                """,
-                [nowText, deliverySeq]
-            )
-            guard delivery.status == Delivery.Status.pending.rawValue else { return nil }
-
-            switch outcome {
-            case .succeeded:
-                try connection.run(
-                    "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL WHERE seq = ?", [deliverySeq]
-                )
-                try connection.run(
-                    "UPDATE webhooks SET failing_since = NULL, last_success_at = ? WHERE seq = ?",
-                    [nowText, delivery.webhookSeq]
-                )
-                return nil
-            case .retry(let at):
-                try connection.run(
-                    "UPDATE deliveries SET next_attempt_at = ? WHERE seq = ?",
-                    [Timestamp.milliseconds(at), deliverySeq]
-                )
-            case .failed:
-                try connection.run(
-                    "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE seq = ?", [deliverySeq]
-                )
-            case .disableWebhook(let reason):
-                try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
-                try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
-                return (delivery.webhookSeq, reason)
-            }
-
-            let since = try Self.extendFailureStreak(delivery.webhookSeq, now: now, on: connection)
-            guard let since, since < now.addingTimeInterval(-disableAfter) else { return nil }
-            let reason = AttemptText.disabledReason(failingFor: disableAfter)
-            try Self.disableWebhook(delivery.webhookSeq, reason: reason, now: now, on: connection)
-            return (delivery.webhookSeq, reason)
+    /// Records several attempts in one write transaction: all of them or, when it fails, none.
+    public func recordAttempts(_ records: [AttemptRecord], disableAfter: TimeInterval) throws {
+        guard !records.isEmpty else { return }
+        let disabled = try withWriteTransaction("recordAttempts") { connection in
+            try SQLiteAttemptSteps(connection: connection).record(records, disableAfter: disableAfter)
         }
-
-        if let disabled {
-            logger.info("webhook disabled", ["webhook_seq": disabled.webhookSeq, "reason": disabled.reason])
+        for webhook in disabled {
+            logger.info("webhook disabled", ["webhook_seq": webhook.webhookSeq, "reason": webhook.reason])
         }
     }
 
@@ -183,35 +130,6 @@ extension SQLiteStore {
 
     // MARK: Helpers
 
-    /// Disables a webhook with `reason` and cancels every pending delivery it has, in flight or not.
-    static func disableWebhook(_ webhookSeq: Int64, reason: String, now: Date, on connection: SQLiteConnection) throws {
-        try connection.run(
-            "UPDATE webhooks SET status = 'disabled', disabled_reason = ? WHERE seq = ?", [reason, webhookSeq]
-        )
-        try connection.run(
-            """
-            UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = ?
-            WHERE webhook_seq = ? AND status = 'pending'
-            """,
-            [Timestamp.format(now), webhookSeq]
-        )
-    }
-
-    /// Starts the webhook's failure streak at `now` unless one is running; returns when the streak began, or
-    /// `nil` when the webhook is already disabled (it cannot be disabled twice).
-    @discardableResult
-    private static func extendFailureStreak(
-        _ webhookSeq: Int64, now: Date, on connection: SQLiteConnection
-    ) throws -> Date? {
-        try connection.run(
-            "UPDATE webhooks SET failing_since = IFNULL(failing_since, ?) WHERE seq = ?",
-            [Timestamp.format(now), webhookSeq]
-        )
-        return try connection.row(
-            "SELECT failing_since FROM webhooks WHERE seq = ? AND status = 'enabled'", [webhookSeq]
-        ) { try optionalDate($0, at: 0) } ?? nil
-    }
-
     /// Reads the claim query's row; the tokens are opened under the webhook id they were sealed with.
     private func readJob(_ row: Statement, now: Date) throws -> DeliveryJob {
         let webhookID = row.string(at: 4)
@@ -227,5 +145,81 @@ extension SQLiteStore {
             eventID: row.string(at: 10), eventType: row.string(at: 11), payload: row.blob(at: 12),
             attemptNumber: row.int(at: 2) + 1
         )
+    }
+}
+
+/// Recording an attempt in SQLite's SQL; the write transaction already holds the database.
+private struct SQLiteAttemptSteps: AttemptSteps {
+    let connection: SQLiteConnection
+
+    func delivery(_ deliverySeq: Int64) throws -> (status: String, webhookSeq: Int64)? {
+        try connection.row(
+            "SELECT status, webhook_seq FROM deliveries WHERE seq = ?", [deliverySeq],
+            { (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) }
+        )
+    }
+
+    func insertAttempt(_ attempt: DeliveryAttempt, headers: String?, deliverySeq: Int64, now: Date) throws {
+        try connection.run(
+            """
+            INSERT INTO attempts (delivery_seq, number, attempted_at, status_code, error_kind, error_message,
+                                  latency_ms, response_headers, response_body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                deliverySeq, attempt.number, Timestamp.format(attempt.attemptedAt), attempt.statusCode,
+                attempt.errorKind, attempt.errorMessage, attempt.latencyMilliseconds, headers, attempt.responseBody,
+            ]
+        )
+        try connection.run(
+            "UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = ? WHERE seq = ?",
+            [Timestamp.format(now), deliverySeq]
+        )
+    }
+
+    func markSucceeded(deliverySeq: Int64, webhookSeq: Int64, now: Date) throws {
+        try connection.run(
+            "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL WHERE seq = ?", [deliverySeq]
+        )
+        try connection.run(
+            "UPDATE webhooks SET failing_since = NULL, last_success_at = ? WHERE seq = ?",
+            [Timestamp.format(now), webhookSeq]
+        )
+    }
+
+    func scheduleRetry(deliverySeq: Int64, at: Date) throws {
+        try connection.run(
+            "UPDATE deliveries SET next_attempt_at = ? WHERE seq = ?", [Timestamp.milliseconds(at), deliverySeq]
+        )
+    }
+
+    func markFailed(deliverySeq: Int64) throws {
+        try connection.run(
+            "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL WHERE seq = ?", [deliverySeq]
+        )
+    }
+
+    func disableWebhook(_ webhookSeq: Int64, reason: String, now: Date) throws {
+        try connection.run(
+            "UPDATE webhooks SET status = 'disabled', disabled_reason = ? WHERE seq = ?", [reason, webhookSeq]
+        )
+        try connection.run(
+            """
+            UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = ?
+            WHERE webhook_seq = ? AND status = 'pending'
+            """,
+            [Timestamp.format(now), webhookSeq]
+        )
+    }
+
+    @discardableResult
+    func extendFailureStreak(_ webhookSeq: Int64, now: Date) throws -> Date? {
+        try connection.run(
+            "UPDATE webhooks SET failing_since = IFNULL(failing_since, ?) WHERE seq = ?",
+            [Timestamp.format(now), webhookSeq]
+        )
+        return try connection.row(
+            "SELECT failing_since FROM webhooks WHERE seq = ? AND status = 'enabled'", [webhookSeq]
+        ) { try SQLiteStore.optionalDate($0, at: 0) } ?? nil
     }
 }

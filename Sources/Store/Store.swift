@@ -99,6 +99,11 @@ public protocol Store: Sendable {
         deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
     ) throws
 
+    /// Records several finished attempts in one transaction, each under the same rules as `recordAttempt`: all or,
+    /// when it throws, none. The dispatcher records in batches so that a busy process pays one commit for many
+    /// attempts.
+    func recordAttempts(_ records: [AttemptRecord], disableAfter: TimeInterval) throws
+
     /// Gives a claimed delivery back without an attempt; it is due again at `dueAt`.
     func releaseDelivery(deliverySeq: Int64, dueAt: Date) throws
 

@@ -361,6 +361,56 @@ import WebhookCore
         }
     }
 
+    /// A batch is one transaction applying each attempt under the same rules as alone: a success, a retry, a 410
+    /// that disables its webhook (cancelling that webhook's other delivery in the same batch, whose attempt is then
+    /// only recorded), and an attempt of a deleted webhook, which is ignored.
+    @Test func aBatchAppliesEachAttemptsRules() throws {
+        try withQueue { store, acme, database in
+            try store.insertWebhook(makeWebhook(id: "wh_b", companyID: acme.id, createdAtMillis: 1))
+            try store.insertWebhook(makeWebhook(id: "wh_c", companyID: acme.id, createdAtMillis: 2))
+            try accept(store, "evt_1", companyID: acme.id)
+            try accept(store, "evt_2", companyID: acme.id, at: startTime.addingTimeInterval(1))
+            let jobs = try claimAll(store, at: startTime.addingTimeInterval(2))
+            #expect(jobs.count == 6)
+            func job(_ webhook: String, _ event: String) throws -> DeliveryJob {
+                try #require(jobs.first { $0.webhookID == webhook && $0.eventID == event })
+            }
+            #expect(try store.deleteWebhook(id: "wh_c", companyID: acme.id))
+            let now = startTime.addingTimeInterval(3)
+            let retryAt = now.addingTimeInterval(60)
+            func record(_ job: DeliveryJob, status: Int, _ outcome: AttemptOutcome) -> AttemptRecord {
+                AttemptRecord(
+                    deliverySeq: job.deliverySeq, webhookSeq: job.webhookSeq,
+                    attempt: makeAttempt(number: 1, at: now, statusCode: status), outcome: outcome, finishedAt: now)
+            }
+            // wh_b's 410 comes before its other attempt in the batch, which then finds its delivery cancelled.
+            try store.recordAttempts(
+                [
+                    record(try job("wh_a", "evt_1"), status: 204, .succeeded),
+                    record(try job("wh_b", "evt_1"), status: 410, .disableWebhook(reason: "the endpoint answered 410")),
+                    record(try job("wh_a", "evt_2"), status: 500, .retry(at: retryAt)),
+                    record(try job("wh_c", "evt_1"), status: 204, .succeeded),
+                    record(try job("wh_b", "evt_2"), status: 204, .succeeded),
+                ],
+                disableAfter: 5 * Self.day)
+
+            func delivery(_ webhook: String, _ event: String) throws -> Delivery? {
+                try status(store, try job(webhook, event).deliveryID, companyID: acme.id)
+            }
+            #expect(try delivery("wh_a", "evt_1")?.status == .succeeded)
+            #expect(try delivery("wh_a", "evt_2")?.status == .pending)
+            #expect(try delivery("wh_a", "evt_2")?.nextAttemptAt == retryAt)
+            #expect(try delivery("wh_b", "evt_1")?.status == .cancelled)
+            #expect(try delivery("wh_b", "evt_2")?.status == .cancelled)
+            #expect(try delivery("wh_b", "evt_2")?.attemptCount == 1)
+            let disabled = try #require(try store.webhook(id: "wh_b", companyID: acme.id))
+            #expect(disabled.status == .disabled)
+            #expect(disabled.disabledReason == "the endpoint answered 410")
+            #expect(try database.queryText("SELECT count(*) FROM attempts") == "4")
+            #expect(try database.queryText("SELECT count(*) FROM deliveries WHERE lease_until IS NOT NULL") == "0")
+        }
+    }
+
     @Test func releaseGivesTheDeliveryBackDueLater() throws {
         try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)
