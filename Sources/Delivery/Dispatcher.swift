@@ -8,8 +8,9 @@ import WebhookCore
 /// Sends due deliveries: claims them from the store under a lease, runs up to `maxInFlight` signed POSTs at once
 /// (at most `maxInFlightPerEndpoint` per webhook) on one libcurl multi handle, and records every attempt.
 ///
-/// One thread runs the loop and makes the claims; finished attempts go to an `AttemptRecorder`, which records them
-/// in batches on a thread of its own. Other threads only `wake()` the loop or `cancel(webhookSeq:)`.
+/// One thread runs the transfers and never waits on the database: its claims, attempt records and releases go to
+/// a `StoreWorker` on a thread of its own, which records finished attempts in batches. Other threads only
+/// `wake()` the loop or `cancel(webhookSeq:)`.
 public final class Dispatcher: Sendable {
     /// Operator settings of the delivery engine.
     public struct Configuration: Sendable {
@@ -66,6 +67,8 @@ public final class Dispatcher: Sendable {
         var acknowledgements: [DispatchSemaphore] = []
         /// Attempts were recorded since the last look: their leases ended, so their webhooks have room again.
         var recorded = false
+        /// The store worker's answer to the loop's claim.
+        var claimAnswer: StoreWorker.ClaimAnswer?
     }
 
     /// Told of every finished attempt once it was recorded (on the recorder's thread): its outcome and how long it
@@ -80,7 +83,7 @@ public final class Dispatcher: Sendable {
     private let multi: Multi
     private let finished = DispatchSemaphore(value: 0)
     private let inFlightCount = Atomic<Int>(0)
-    private let recorder: AttemptRecorder
+    private let worker: StoreWorker
 
     /// Creates a dispatcher; nothing is sent before `start()`.
     public init(store: any Store, configuration: Configuration, logger: Logger, onAttempt: AttemptObserver? = nil) {
@@ -88,7 +91,7 @@ public final class Dispatcher: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.onAttempt = onAttempt
-        recorder = AttemptRecorder(store: store, disableAfter: configuration.disableAfter, logger: logger)
+        worker = StoreWorker(store: store, configuration: configuration, logger: logger)
         CurlGlobal.initialize
         multi = Multi()
     }
@@ -96,15 +99,21 @@ public final class Dispatcher: Sendable {
     /// Attempts on the wire right now (not those waiting for a free slot of their endpoint).
     public var attemptsInFlight: Int { inFlightCount.load(ordering: .relaxed) }
 
-    /// Starts the delivery thread and the recording thread.
+    /// Starts the delivery thread and its store worker.
     public func start() {
-        recorder.start { [self] batch in
-            for attempt in batch {
-                onAttempt?(attempt.record.outcome, attempt.seconds)
-            }
-            inbox.withLock { $0.recorded = true }
-            curl_multi_wakeup(multi.handle)
-        }
+        worker.start(
+            StoreWorker.Observers(
+                recorded: { [self] batch in
+                    for attempt in batch {
+                        onAttempt?(attempt.record.outcome, attempt.seconds)
+                    }
+                    inbox.withLock { $0.recorded = true }
+                    curl_multi_wakeup(multi.handle)
+                },
+                claimed: { [self] answer in
+                    inbox.withLock { $0.claimAnswer = answer }
+                    curl_multi_wakeup(multi.handle)
+                }))
         let thread = Thread { [self] in
             var loop = DispatchLoop(dispatcher: self)
             loop.run()
@@ -140,7 +149,7 @@ public final class Dispatcher: Sendable {
         inbox.withLock { $0.running = false }
         curl_multi_wakeup(multi.handle)
         finished.wait()
-        recorder.stop()
+        worker.stop()
     }
 
     // MARK: For the loop
@@ -161,22 +170,32 @@ public final class Dispatcher: Sendable {
 
     fileprivate var loopConfiguration: Configuration { configuration }
     fileprivate var loopStore: any Store { store }
+    fileprivate var loopWorker: StoreWorker { worker }
     fileprivate var loopLogger: Logger { logger }
     fileprivate var multiHandle: UnsafeMutableRawPointer { multi.handle }
-    fileprivate var loopRecorder: AttemptRecorder { recorder }
 
     /// Takes what other threads asked for since the last look.
     fileprivate func takeInbox(now: Date) -> (
-        running: Bool, woken: Bool, recorded: Bool, cancelled: Set<Int64>, acknowledgements: [DispatchSemaphore]
+        running: Bool, woken: Bool, recorded: Bool, claimAnswer: StoreWorker.ClaimAnswer?, cancelled: Set<Int64>,
+        acknowledgements: [DispatchSemaphore]
     ) {
         inbox.withLock { inbox in
-            let (woken, recorded) = (inbox.woken, inbox.recorded)
+            let (woken, recorded, claimAnswer) = (inbox.woken, inbox.recorded, inbox.claimAnswer)
             let acknowledgements = inbox.acknowledgements
             inbox.woken = false
             inbox.recorded = false
+            inbox.claimAnswer = nil
             inbox.acknowledgements.removeAll()
             inbox.cancelled = inbox.cancelled.filter { $0.value > now }
-            return (inbox.running, woken, recorded, Set(inbox.cancelled.keys), acknowledgements)
+            return (inbox.running, woken, recorded, claimAnswer, Set(inbox.cancelled.keys), acknowledgements)
+        }
+    }
+
+    /// The answer to the loop's last claim, if it came; for the shutdown, which must give those jobs back too.
+    fileprivate func takeClaimAnswer() -> StoreWorker.ClaimAnswer? {
+        inbox.withLock { inbox in
+            defer { inbox.claimAnswer = nil }
+            return inbox.claimAnswer
         }
     }
 
@@ -202,6 +221,10 @@ private struct DispatchLoop {
     var nextClaim = Date.distantPast
     /// When the store was last asked for work.
     var lastClaim = Date.distantPast
+    /// A claim was asked of the store worker and its answer has not come yet: one claim at a time.
+    var claimPending = false
+    /// Intake or a retry woke the loop: claim as soon as no claim is pending.
+    var claimWanted = false
     /// Attempts were recorded since the last claim: their leases ended and their webhooks have room under the cap
     /// (counted by the store across every process), so the next claim comes as soon as `refillDelay` allows
     /// instead of at the next poll.
@@ -220,18 +243,26 @@ private struct DispatchLoop {
             let inbox = dispatcher.takeInbox(now: now)
             dropCancelled(inbox.cancelled, now: now)
             inbox.acknowledgements.forEach { $0.signal() }
+            if let answer = inbox.claimAnswer {
+                claimPending = false
+                take(answer, cancelled: inbox.cancelled)
+            }
             guard inbox.running else { break }
             if inbox.recorded {
                 finishedSinceClaim = true
             }
+            if inbox.woken {
+                claimWanted = true
+            }
             let refill = finishedSinceClaim && now >= lastClaim.addingTimeInterval(Self.refillDelay)
-            if inbox.woken || now >= nextClaim || refill {
-                claim(now: now, cancelled: inbox.cancelled)
+            if !claimPending && (claimWanted || now >= nextClaim || refill) {
+                askForClaim(now: now)
             }
             startWaiting(cancelled: inbox.cancelled)
             perform()
-            var wakeAt = nextClaim
-            if finishedSinceClaim {
+            // While a claim is out, its answer wakes the loop.
+            var wakeAt = claimPending ? now.addingTimeInterval(configuration.pollInterval) : nextClaim
+            if finishedSinceClaim && !claimPending {
                 wakeAt = min(wakeAt, lastClaim.addingTimeInterval(Self.refillDelay))
             }
             let sleep = max(0, min(wakeAt.timeIntervalSinceNow, configuration.pollInterval))
@@ -244,22 +275,26 @@ private struct DispatchLoop {
     /// together, so a busy endpoint costs the store at most fifty claims a second per process.
     static let refillDelay: TimeInterval = 0.02
 
-    private mutating func claim(now: Date, cancelled: Set<Int64>) {
-        // Attempts waiting to be recorded count too: the recorder's queue cannot outgrow the in-flight limit.
-        let room = configuration.maxInFlight - inFlight.count - waiting.count - dispatcher.loopRecorder.pendingCount
+    private mutating func askForClaim(now: Date) {
+        claimWanted = false
+        // Attempts waiting to be recorded count too: the worker's queue cannot outgrow the in-flight limit.
+        let room = configuration.maxInFlight - inFlight.count - waiting.count - dispatcher.loopWorker.pendingCount
         guard room > 0 else { return }
         lastClaim = now
         finishedSinceClaim = false
-        let limit = min(room, configuration.claimBatch)
+        claimPending = true
+        dispatcher.loopWorker.claim(limit: min(room, configuration.claimBatch))
+    }
+
+    /// Queues what a claim brought, except work of webhooks cancelled meanwhile.
+    private mutating func take(_ answer: StoreWorker.ClaimAnswer, cancelled: Set<Int64>) {
         let jobs: [DeliveryJob]
-        do {
-            // The store holds each webhook to its cap across every process sharing the database.
-            jobs = try dispatcher.loopStore.claimDueDeliveries(
-                now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit,
-                perWebhookLimit: configuration.maxInFlightPerEndpoint)
-        } catch {
+        switch answer.jobs {
+        case .success(let claimed):
+            jobs = claimed
+        case .failure(let error):
             logger.warning("claim failed", ["error": String(describing: error)])
-            nextClaim = now.addingTimeInterval(configuration.pollInterval)
+            nextClaim = answer.claimedAt.addingTimeInterval(configuration.pollInterval)
             return
         }
 
@@ -270,13 +305,15 @@ private struct DispatchLoop {
         for job in jobs where !cancelled.contains(job.webhookSeq) {
             // Hold at most one round of work per endpoint; give the rest back rather than sit on its lease.
             if queuedPerEndpoint[job.webhookSeq, default: 0] >= configuration.maxInFlightPerEndpoint {
-                release(job, dueAt: now.addingTimeInterval(configuration.pollInterval))
+                dispatcher.loopWorker.release(
+                    job, dueAt: answer.claimedAt.addingTimeInterval(configuration.pollInterval))
                 continue
             }
             queuedPerEndpoint[job.webhookSeq, default: 0] += 1
             waiting.append(job)
         }
-        nextClaim = jobs.count == limit ? now : now.addingTimeInterval(configuration.pollInterval)
+        nextClaim =
+            jobs.count == answer.limit ? Date() : answer.claimedAt.addingTimeInterval(configuration.pollInterval)
     }
 
     private mutating func startWaiting(cancelled: Set<Int64>) {
@@ -297,8 +334,6 @@ private struct DispatchLoop {
         waiting = stillWaiting
     }
 
-    // TODO: claims still run on this loop thread, so a database slower than an attempt's timeout delays the
-    // transfers in flight by up to --database-timeout; moving claims to a thread of their own would lift that.
     private mutating func perform() {
         var running: Int32 = 0
         curl_multi_perform(dispatcher.multiHandle, &running)
@@ -349,8 +384,8 @@ private struct DispatchLoop {
         if case .disableWebhook = outcome {
             dispatcher.rememberCancelled(job.webhookSeq, now: now)
         }
-        dispatcher.loopRecorder.add(
-            AttemptRecorder.Finished(
+        dispatcher.loopWorker.record(
+            StoreWorker.Finished(
                 record: AttemptRecord(
                     deliverySeq: job.deliverySeq, webhookSeq: job.webhookSeq, attempt: attempt, outcome: outcome,
                     finishedAt: now),
@@ -388,6 +423,17 @@ private struct DispatchLoop {
     /// resumes without waiting for leases to expire. An aborted attempt may have reached its receiver: it will be
     /// sent again, which at-least-once delivery allows.
     private mutating func shutDown() {
+        // A claim still out holds leases too: wait for its answer (the worker makes it before it stops).
+        while claimPending {
+            if let answer = dispatcher.takeClaimAnswer() {
+                claimPending = false
+                if case .success(let jobs) = answer.jobs {
+                    waiting += jobs
+                }
+            } else {
+                usleep(5_000)
+            }
+        }
         let now = Date()
         for (easy, transfer) in inFlight {
             curl_multi_remove_handle(dispatcher.multiHandle, easy)

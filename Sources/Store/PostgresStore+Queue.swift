@@ -179,7 +179,10 @@ private struct PostgresAttemptSteps: AttemptSteps {
                 attempt.errorMessage, attempt.latencyMilliseconds, headers, attempt.responseBody,
             ])
         try connection.run(
-            "UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = $1 WHERE seq = $2",
+            """
+            UPDATE deliveries SET attempt_count = attempt_count + 1, lease_until = NULL, updated_at = $1
+            WHERE seq = $2
+            """,
             [now, deliverySeq])
     }
 

@@ -1,0 +1,193 @@
+import Dispatch
+import Foundation
+import Locking
+import Logging
+import Store
+import WebhookCore
+
+/// The dispatcher's store calls, on a thread of their own so that the delivery thread never waits on the database:
+/// finished attempts are recorded in batches (one transaction for up to `batchLimit`), claims are made when the
+/// delivery thread asks for one, and jobs it cannot hold are given back.
+///
+/// Each turn records first, then gives back, then claims: a claim made right after a batch of records finds the
+/// slots those attempts freed. An attempt waiting here still holds its delivery's lease, so no process sends it
+/// again meanwhile; if the process dies first, the lease expires and the delivery is tried again.
+final class StoreWorker: Sendable {
+    /// A finished attempt, with what its log line and the metrics need once it is recorded.
+    struct Finished: Sendable {
+        var record: AttemptRecord
+        var deliveryID: String
+        /// The `attempt` log line's fields after `delivery_id`.
+        var logFields: [(String, String)]
+        /// How long the attempt took, for the latency histogram.
+        var seconds: Double
+    }
+
+    /// What a claim asked for and what it got.
+    struct ClaimAnswer: Sendable {
+        /// When the claim was made (its leases run from then).
+        var claimedAt: Date
+        var limit: Int
+        var jobs: Result<[DeliveryJob], StoreError>
+    }
+
+    /// What the worker tells the dispatcher, on the worker's thread: attempts recorded (or that failed to be), and
+    /// the answer to a claim.
+    struct Observers: Sendable {
+        var recorded: @Sendable (_ batch: [Finished]) -> Void
+        var claimed: @Sendable (_ answer: ClaimAnswer) -> Void
+    }
+
+    /// The most attempts in one transaction.
+    static let batchLimit = 200
+
+    private struct Release: Sendable {
+        var deliverySeq: Int64
+        var deliveryID: String
+        var dueAt: Date
+    }
+
+    private struct State {
+        var pending: [Finished] = []
+        var releases: [Release] = []
+        var claimLimit: Int?
+        var stopping = false
+    }
+
+    private let store: any Store
+    private let configuration: Dispatcher.Configuration
+    private let logger: Logger
+    private let state = Locked(State())
+    /// Signalled for each piece of work added and at stop; the thread takes everything queued when it wakes.
+    private let ready = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(store: any Store, configuration: Dispatcher.Configuration, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Attempts finished but not yet recorded; the dispatcher counts them against its in-flight limit.
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
+    /// Starts the worker's thread.
+    func start(_ observers: Observers) {
+        let thread = Thread { [self] in
+            run(observers)
+            finished.signal()
+        }
+        thread.name = "dispatcher-store"
+        thread.start()
+    }
+
+    /// Queues one finished attempt for recording.
+    func record(_ attempt: Finished) {
+        state.withLock { $0.pending.append(attempt) }
+        ready.signal()
+    }
+
+    /// Asks for a claim of up to `limit` due deliveries; `Observers.claimed` gets the answer.
+    func claim(limit: Int) {
+        state.withLock { $0.claimLimit = limit }
+        ready.signal()
+    }
+
+    /// Gives a claimed delivery back without an attempt, due again at `dueAt`.
+    func release(_ job: DeliveryJob, dueAt: Date) {
+        state.withLock {
+            $0.releases.append(Release(deliverySeq: job.deliverySeq, deliveryID: job.deliveryID, dueAt: dueAt))
+        }
+        ready.signal()
+    }
+
+    /// Does what is queued, then returns. Claims asked for after this are not made.
+    func stop() {
+        state.withLock { $0.stopping = true }
+        ready.signal()
+        finished.wait()
+    }
+
+    private func run(_ observers: Observers) {
+        while true {
+            ready.wait()
+            let (batch, releases, claimLimit, more, stopping) = state.withLock { state in
+                let batch = Array(state.pending.prefix(Self.batchLimit))
+                state.pending.removeFirst(batch.count)
+                let releases = state.releases
+                state.releases = []
+                let claimLimit = state.stopping ? nil : state.claimLimit
+                state.claimLimit = nil
+                return (batch, releases, claimLimit, !state.pending.isEmpty, state.stopping)
+            }
+            if !batch.isEmpty {
+                recordBatch(batch)
+                observers.recorded(batch)
+            }
+            for release in releases {
+                give(release)
+            }
+            if let claimLimit {
+                observers.claimed(claim(limit: claimLimit))
+            }
+            if more {
+                ready.signal()
+            } else if stopping {
+                return
+            }
+        }
+    }
+
+    private func recordBatch(_ batch: [Finished]) {
+        do {
+            try store.recordAttempts(batch.map(\.record), disableAfter: configuration.disableAfter)
+        } catch StoreError.unavailable(let operation, let message) {
+            // The others would meet the same outage one by one; their leases expire and they go again.
+            let error = StoreError.unavailable(operation: operation, message: message)
+            batch.forEach { reportFailure($0, error) }
+        } catch {
+            // One bad attempt must not cost the others: record them one at a time.
+            for attempt in batch {
+                do {
+                    try store.recordAttempts([attempt.record], disableAfter: configuration.disableAfter)
+                } catch {
+                    reportFailure(attempt, error)
+                }
+            }
+        }
+        for attempt in batch {
+            logger.log(.info, "attempt", fields: [("delivery_id", attempt.deliveryID)] + attempt.logFields)
+        }
+    }
+
+    private func reportFailure(_ attempt: Finished, _ error: any Error) {
+        logger.error(
+            "recording an attempt failed; the lease will expire and the delivery be tried again",
+            ["delivery_id": attempt.deliveryID, "error": String(describing: error)])
+    }
+
+    private func give(_ release: Release) {
+        do {
+            try store.releaseDelivery(deliverySeq: release.deliverySeq, dueAt: release.dueAt)
+        } catch {
+            logger.warning("release failed; the lease will expire", ["delivery_id": release.deliveryID])
+        }
+    }
+
+    private func claim(limit: Int) -> ClaimAnswer {
+        let now = Date()
+        do {
+            // The store holds each webhook to its cap across every process sharing the database.
+            let jobs = try store.claimDueDeliveries(
+                now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit,
+                perWebhookLimit: configuration.maxInFlightPerEndpoint)
+            return ClaimAnswer(claimedAt: now, limit: limit, jobs: .success(jobs))
+        } catch let error as StoreError {
+            return ClaimAnswer(claimedAt: now, limit: limit, jobs: .failure(error))
+        } catch {
+            return ClaimAnswer(
+                claimedAt: now, limit: limit,
+                jobs: .failure(.failed(operation: "claimDueDeliveries", code: -1, message: "\(error)")))
+        }
+    }
+}
