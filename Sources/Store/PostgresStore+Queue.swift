@@ -64,18 +64,6 @@ extension PostgresStore {
         }
     }
 
-    /// Records an attempt and applies its outcome (see `AttemptSteps.record`) in one transaction.
-    public func recordAttempt(
-        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
-    ) throws {
-        try recordAttempts(
-            [
-                AttemptRecord(
-                    deliverySeq: deliverySeq, webhookSeq: 0, attempt: attempt, outcome: outcome, finishedAt: now)
-            ],
-            disableAfter: disableAfter)
-    }
-
     /// Records several attempts in one transaction (one commit for the batch): all of them or, when it fails, none.
     /// Each locks its webhook row before its delivery, in webhook order across the batch.
     public func recordAttempts(_ records: [AttemptRecord], disableAfter: TimeInterval) throws {

@@ -57,18 +57,6 @@ extension SQLiteStore {
         }
     }
 
-    /// Records an attempt and applies its outcome (see `AttemptSteps.record`) in one write transaction.
-    public func recordAttempt(
-        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
-    ) throws {
-        try recordAttempts(
-            [
-                AttemptRecord(
-                    deliverySeq: deliverySeq, webhookSeq: 0, attempt: attempt, outcome: outcome, finishedAt: now)
-            ],
-            disableAfter: disableAfter)
-    }
-
     /// Records several attempts in one write transaction: all of them or, when it fails, none.
     public func recordAttempts(_ records: [AttemptRecord], disableAfter: TimeInterval) throws {
         guard !records.isEmpty else { return }

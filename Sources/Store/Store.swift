@@ -92,13 +92,6 @@ public protocol Store: Sendable {
     /// of the queue can hold back others behind it until it drains below that window.
     func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int) throws -> [DeliveryJob]
 
-    /// Records an attempt and applies its outcome in one transaction, clearing the lease. If the delivery is no
-    /// longer pending (cancelled meanwhile) the attempt is recorded and its status kept. `disableAfter`: a webhook
-    /// whose failure streak (attempts without a success) is older than this many seconds is disabled.
-    func recordAttempt(
-        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
-    ) throws
-
     /// Records several finished attempts in one transaction, each under the same rules as `recordAttempt`: all or,
     /// when it throws, none. The dispatcher records in batches so that a busy process pays one commit for many
     /// attempts.
@@ -176,6 +169,17 @@ public struct PurgeResult: Sendable, Equatable {
 }
 
 extension Store {
+    /// Records one attempt and applies its outcome in one transaction, clearing the lease. If the delivery is no
+    /// longer pending (cancelled meanwhile) the attempt is recorded and its status kept. `disableAfter`: a webhook
+    /// whose failure streak (attempts without a success) is older than this many seconds is disabled.
+    public func recordAttempt(
+        deliverySeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, disableAfter: TimeInterval, now: Date
+    ) throws {
+        let record = AttemptRecord(
+            deliverySeq: deliverySeq, webhookSeq: 0, attempt: attempt, outcome: outcome, finishedAt: now)
+        try recordAttempts([record], disableAfter: disableAfter)
+    }
+
     /// Leases due deliveries with no cap per webhook (tests and tools).
     public func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob] {
         try claimDueDeliveries(now: now, leaseUntil: leaseUntil, limit: limit, perWebhookLimit: Int(Int32.max))
