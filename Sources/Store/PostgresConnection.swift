@@ -32,7 +32,6 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     ///
     /// The application name and a connect timeout come first, so the caller's own values for them win.
     init(conninfo: String, statementTimeout: TimeInterval? = nil) throws {
-        self.statementTimeout = statementTimeout
         // libpq's own complaint about a malformed string quotes pieces of it, which may be the password.
         var parseError: UnsafeMutablePointer<CChar>?
         guard let parsed = PQconninfoParse(conninfo, &parseError) else {
@@ -76,6 +75,24 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         // which is the operator's log; they carry nothing an operator needs, so they are dropped.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
+        try limitStatements(to: statementTimeout)
+    }
+
+    /// How much longer than `statementTimeout` the server lets a statement run (its `statement_timeout`).
+    static let serverTimeoutMargin: TimeInterval = 1
+
+    /// Sets `statementTimeout`, and has the server end a statement shortly after it too (`statement_timeout`).
+    ///
+    /// Closing the connection at the deadline does not stop the server: a backend waiting for a lock (behind a
+    /// stuck transaction, or a frozen session holding it) does not notice its client left, and a statement that
+    /// was running carries on, committing alone when it is a single command. Without the server's own limit,
+    /// every call that timed out would leave a session behind, until the server refuses all connections.
+    /// `nil` waits forever and leaves the server's setting alone.
+    func limitStatements(to timeout: TimeInterval?) throws {
+        statementTimeout = timeout
+        guard let timeout else { return }
+        let milliseconds = Int64(((timeout + Self.serverTimeoutMargin) * 1000).rounded(.up))
+        try execute("SET statement_timeout = \(milliseconds)")
     }
 
     deinit {
@@ -100,6 +117,8 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
             return true
         case PQTRANS_INTRANS, PQTRANS_INERROR:
             _ = try? execute("ROLLBACK")
+            // Read `self.handle` again: a ROLLBACK that ran out of time closed the session and freed the old one.
+            guard let handle = self.handle else { return false }
             return PQtransactionStatus(handle) == PQTRANS_IDLE
         default:
             return false
@@ -491,10 +510,12 @@ struct PostgresError: Error, CustomStringConvertible {
         (state.hasPrefix("08") && state != Self.noAnswer) || state == "57P01" || state == "57P02"
     }
 
-    /// The store error for this failure: lost connections, a server shutting down or full, and lock timeouts are
-    /// worth retrying later; integrity violations are conflicts; the rest is a failure.
+    /// The store error for this failure: lost connections, a server shutting down or full, lock timeouts and
+    /// statements the server cancelled (its `statement_timeout`) are worth retrying later; integrity violations are conflicts; the rest is a failure.
     func storeError(operation: String) -> StoreError {
-        if state.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300", "55P03", "40001", "40P01"].contains(state) {
+        if state.hasPrefix("08")
+            || ["57P01", "57P02", "57P03", "57014", "53300", "55P03", "40001", "40P01"].contains(state)
+        {
             return .unavailable(operation: operation, message: message)
         }
         if state.hasPrefix("23") {

@@ -48,7 +48,7 @@ public final class PostgresStore: Store {
             }
             schemaVersion = try PostgresMigration.migrate(first, logger: logger)
             try Self.checkTokens(first, cipher: cipher)
-            first.statementTimeout = statementTimeout
+            try first.limitStatements(to: statementTimeout)
         } catch let error as PostgresError {
             throw error.storeError(operation: "open")
         }
