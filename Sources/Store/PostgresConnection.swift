@@ -511,7 +511,8 @@ struct PostgresError: Error, CustomStringConvertible {
     }
 
     /// The store error for this failure: lost connections, a server shutting down or full, lock timeouts and
-    /// statements the server cancelled (its `statement_timeout`) are worth retrying later; integrity violations are conflicts; the rest is a failure.
+    /// statements the server cancelled (its `statement_timeout`) are worth retrying later; integrity violations
+    /// are conflicts; the rest is a failure.
     func storeError(operation: String) -> StoreError {
         if state.hasPrefix("08")
             || ["57P01", "57P02", "57P03", "57014", "53300", "55P03", "40001", "40P01"].contains(state)
