@@ -74,6 +74,13 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         // libpq prints the server's notices (e.g. "relation ... already exists, skipping") on standard error,
         // which is the operator's log; they carry nothing an operator needs, so they are dropped.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        // Non-blocking, so that sending waits on the socket under the deadline too (a server that stops reading
+        // would otherwise hold a large request until the kernel gives up), and closing never blocks.
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            let message = Self.lastMessage(connection)
+            PQfinish(connection)
+            throw PostgresError(state: PostgresError.connectionFailure, message: message)
+        }
         handle = connection
         try limitStatements(to: statementTimeout)
     }
@@ -210,23 +217,47 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
     }
 
     /// Sends one request with `send` (a `PQsend…` call) and collects its answer the way `PQexec` does (the first
-    /// failure, else the last result), waiting on the socket no longer than `statementTimeout`. libpq's blocking
-    /// calls would wait forever for a server that keeps its connections open but never answers.
+    /// failure, else the last result), waiting on the socket no longer than `statementTimeout` in all, sending
+    /// included. libpq's blocking calls would wait forever for a server that keeps its connections open but never
+    /// answers (or never reads).
     private func roundTrip(on connection: OpaquePointer, _ send: () -> Int32) throws -> PostgresResult {
+        let deadline = statementTimeout.map { DispatchTime.now() + $0 }
         guard send() == 1 else {
             return try check(nil, on: connection)
         }
-        let deadline = statementTimeout.map { DispatchTime.now() + $0 }
+        // The connection is non-blocking: libpq queued the request; push it out while the server reads it.
+        var sessionEnded = false
+        var flushed = PQflush(connection)
+        while flushed == 1 {
+            switch wait(on: connection, for: Int16(POLLIN | POLLOUT), until: deadline) {
+            case .timedOut:
+                throw giveUp(holding: nil)
+            case .failed:
+                flushed = -1
+            case .readable:
+                flushed = PQconsumeInput(connection) == 0 ? -1 : PQflush(connection)
+            case .writable:
+                flushed = PQflush(connection)
+            }
+        }
+        sessionEnded = flushed != 0
+
         var kept: OpaquePointer?
         while true {
-            guard try waitForAnswer(on: connection, until: deadline) else {
-                PQclear(kept)
-                roundTripsSinceReuse += 1
-                close()
-                throw PostgresError(
-                    state: PostgresError.noAnswer,
-                    message: "the server did not answer within \(Self.describe(statementTimeout ?? 0))")
+            // Read until libpq holds a whole result; when the session ended, PQgetResult reports libpq's message.
+            while !sessionEnded && PQisBusy(connection) == 1 {
+                switch wait(on: connection, for: Int16(POLLIN), until: deadline) {
+                case .timedOut:
+                    throw giveUp(holding: kept)
+                case .failed:
+                    sessionEnded = true
+                case .readable:
+                    sessionEnded = PQconsumeInput(connection) == 0
+                case .writable:
+                    continue
+                }
             }
+            // A request of several statements has a result for each; the first failure is the one to report.
             guard let result = PQgetResult(connection) else { break }
             if let kept, Self.isFailure(kept) {
                 PQclear(result)
@@ -238,27 +269,41 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         return try check(kept, on: connection)
     }
 
-    /// Reads from the socket until libpq holds a whole result (or learns the session ended); `false` when
-    /// `deadline` passed first.
-    private func waitForAnswer(on connection: OpaquePointer, until deadline: DispatchTime?) throws -> Bool {
-        while PQisBusy(connection) == 1 {
+    private enum Readiness {
+        case readable, writable, timedOut, failed
+    }
+
+    /// Waits until the socket is ready for `events` or `deadline` passes (`nil`: no deadline).
+    private func wait(on connection: OpaquePointer, for events: Int16, until deadline: DispatchTime?) -> Readiness {
+        while true {
             var milliseconds: Int32 = -1
             if let deadline {
                 let now = DispatchTime.now()
-                guard now < deadline else { return false }
+                guard now < deadline else { return .timedOut }
                 let left = (deadline.uptimeNanoseconds - now.uptimeNanoseconds + 999_999) / 1_000_000
                 milliseconds = Int32(min(left, UInt64(Int32.max)))
             }
-            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+            var descriptor = pollfd(fd: PQsocket(connection), events: events, revents: 0)
             let ready = poll(&descriptor, 1, milliseconds)
-            if ready < 0 && errno != EINTR {
-                return true  // PQgetResult reports the broken socket
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return .failed
             }
-            if ready > 0 && PQconsumeInput(connection) == 0 {
-                return true  // the session ended; PQgetResult turns libpq's message into a failed result
-            }
+            if ready == 0 { continue }  // the deadline check above decides
+            if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { return .readable }
+            return .writable
         }
-        return true
+    }
+
+    /// Ends a call that ran out of time: the session is closed (the server's own `statement_timeout` stops what it
+    /// was doing) and the error says how long it waited.
+    private func giveUp(holding result: OpaquePointer?) -> PostgresError {
+        PQclear(result)
+        roundTripsSinceReuse += 1
+        close()
+        return PostgresError(
+            state: PostgresError.noAnswer,
+            message: "the server did not answer within \(Self.describe(statementTimeout ?? 0))")
     }
 
     private static func isFailure(_ result: OpaquePointer) -> Bool {

@@ -20,6 +20,8 @@ public final class PostgresStore: Store {
     /// The schema version after start-up migrations.
     public let schemaVersion: Int
     let pool: ConnectionPool<PostgresConnection>
+    /// Refuses calls at once while the database keeps them waiting until they time out.
+    let failFast = FailFast()
     let logger: Logger
     let cipher: TokenCipher
 
@@ -86,13 +88,36 @@ public final class PostgresStore: Store {
         try withRetries(operation, transaction: true, body)
     }
 
+    /// Runs `body` (in a transaction when asked) unless `failFast` refuses it, and tells `failFast` how it went.
+    private func withRetries<T>(
+        _ operation: String, transaction: Bool, _ body: (PostgresConnection) throws -> T
+    ) throws -> T {
+        let admission = failFast.admit()
+        if case .refuse(let reason) = admission {
+            throw StoreError.unavailable(operation: operation, message: reason)
+        }
+        let started = DispatchTime.now()
+        do {
+            let result = try retrying(operation, transaction: transaction, body)
+            failFast.answered()
+            return result
+        } catch StoreError.unavailable(let failed, let message) {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            failFast.failed(after: seconds, message: message, admission: admission)
+            throw StoreError.unavailable(operation: failed, message: message)
+        } catch {
+            failFast.answered()  // the database answered, with an error of its own
+            throw error
+        }
+    }
+
     /// Runs `body` (in a transaction when asked), again when that is certainly safe:
     ///
     /// - up to three times in all when the server rolled the transaction back for a deadlock or a serialization
     ///   failure, which leaves nothing behind;
     /// - once more on a fresh connection when a pooled one turned out dead on its first round trip (the server
     ///   restarted while it sat idle), since the server acted on nothing it sent.
-    private func withRetries<T>(
+    private func retrying<T>(
         _ operation: String, transaction: Bool, _ body: (PostgresConnection) throws -> T
     ) throws -> T {
         var attempt = 1
