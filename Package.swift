@@ -33,7 +33,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "donutwork-webhooks",
-            dependencies: ["WebhookAPI", "HTTPServer", "WebhookCore", "Store", "Delivery", "Logging"]
+            dependencies: ["WebhookAPI", "HTTPServer", "WebhookCore", "Store", "Delivery", "Logging", "Locking"]
         ),
 
         // Test support: test CA, receivers, server launcher.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import Store
 import WebhookAPI
@@ -159,9 +160,26 @@ let serveCommand = Command(
             throw UsageError(message: "--metrics-listen must look like HOST:PORT, e.g. 127.0.0.1:9090")
         }
         let logger = try makeLogger(options, label: "serve")
+        // Signals are watched from the start: opening the store can wait as long as the database makes it (another
+        // process's migration, a lock held elsewhere), and the operator must be able to stop that.
+        let startup = Locked(true)
+        let stopRequested = DispatchSemaphore(value: 0)
+        let watcher = Thread {
+            waitForTerminationSignal()
+            if startup.withLock({ $0 }) {
+                FileHandle.standardError.write(Data("error: stopped by a signal before start-up finished\n".utf8))
+                _exit(1)  // nothing to finish: no request was served; the database rolls back what was half done
+            }
+            stopRequested.signal()
+        }
+        watcher.name = "signals"
+        watcher.start()
         let service = try WebhookService(configuration: configuration, logger: logger)
-        try service.start()
-        waitForTerminationSignal()
+        try startup.withLock { starting in
+            try service.start()
+            starting = false
+        }
+        stopRequested.wait()
         logger.info("shutting down")
         service.stop(gracePeriod: .milliseconds(Int64(grace * 1000)))
         return 0

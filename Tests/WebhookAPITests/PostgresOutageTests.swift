@@ -331,6 +331,50 @@ import Testing
         #expect(await ClusterLoad.waitForExit(server, seconds: 30), "serve ignored SIGTERM")
     }
 
+    /// `serve` waiting at start for the database (here: for another process's migration, whose advisory lock a
+    /// psql session holds) stops on SIGTERM at once with a clear line, instead of only once the lock is released.
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
+    func aStartWaitingOnTheDatabaseStopsOnSIGTERM() async throws {
+        let directory = try ScratchDirectory("dw-start")
+        defer { directory.remove() }
+        let cluster = try PostgresCluster()
+        defer { cluster.destroy() }
+        let database = try ClusterLoad.Database(cluster: cluster, name: "dw_start", directory: directory.path)
+        // The migrations' advisory lock key ("dwmigrat"), held for a minute by another session.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "psql", "--no-psqlrc", "--quiet", "--dbname=\(database.url)",
+            "--command=SELECT pg_advisory_lock(\(0x6477_6d69_6772_6174)), pg_sleep(60)",
+        ]
+        holder.standardOutput = FileHandle.nullDevice
+        try holder.run()
+        defer { holder.terminate() }
+        let held = await eventually(timeoutSeconds: 10) {
+            let count = try? Shell.run(
+                "psql",
+                [
+                    "--no-psqlrc", "--tuples-only", "--no-align", "--dbname=\(database.url)",
+                    "--command=SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                ])
+            return count?.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        }
+        try #require(held, "psql did not take the advisory lock")
+
+        let server = try ServerProcess(
+            ["serve", "--listen", "127.0.0.1:\(try ServerProcess.freePort())"] + database.arguments,
+            directory: directory.path)
+        defer { server.kill() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(server.isRunning, "serve should still be waiting for the lock:\n\(server.stderr)")
+        server.signal(SIGTERM)
+        let stopped = await ClusterLoad.waitForExit(server, seconds: 5)
+        #expect(stopped, "serve did not stop within 5 s of SIGTERM while waiting on the database")
+        server.kill()
+        #expect(server.result.exitedNormally && server.result.status == 1, "\(server.result)")
+        #expect(server.stderr.contains("error: stopped by a signal before start-up finished"), "\(server.stderr)")
+    }
+
     /// `senders` clients send events until `stop` is set, sender i to process i mod 2, pausing 5 ms between
     /// requests, and record every answer (or failure) with when it was sent and answered.
     private func send(
