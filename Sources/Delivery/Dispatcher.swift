@@ -71,8 +71,8 @@ public final class Dispatcher: Sendable {
         var claimAnswer: StoreWorker.ClaimAnswer?
     }
 
-    /// Told of every finished attempt once it was recorded (on the store worker's thread): its outcome and how
-    /// long it took in seconds. Keep it short (e.g. count it).
+    /// Told of every finished attempt once the store worker has recorded it (or logged that it could not), on the
+    /// worker's thread: its outcome and how long it took in seconds. Keep it short (e.g. count it).
     public typealias AttemptObserver = @Sendable (_ outcome: AttemptOutcome, _ seconds: Double) -> Void
 
     private let store: any Store
