@@ -39,7 +39,8 @@ public final class PostgresStore: Store {
             do {
                 first = try PostgresConnection(conninfo: conninfo)
             } catch let error as PostgresError where error.state == PostgresError.invalidSetting {
-                throw StoreError.invalidLocation(error.message)
+                throw error.message.hasPrefix("not a valid PostgreSQL URL")
+                    ? StoreError.invalidLocation(error.message) : StoreError.invalidSetting(error.message)
             }
             let encoding = try first.query("SHOW server_encoding").first { $0.string(at: 0) } ?? ""
             guard encoding == "UTF8" else {
@@ -175,7 +176,7 @@ public final class PostgresStore: Store {
             (id: row.string(at: 0), token: row.string(at: 1))
         }
         if let sample, (try? cipher.open(sample.token, associatedData: sample.id)) == nil {
-            throw PostgresError(state: "28000", message: "stored webhook tokens do not open with the configured key")
+            throw StoreError.wrongMasterKey
         }
     }
 

@@ -59,10 +59,7 @@ extension SQLiteStore {
             (id: row.string(at: 0), token: row.string(at: 1))
         }
         if let sample, (try? cipher.open(sample.token, associatedData: sample.id)) == nil {
-            throw StoreError.failed(
-                operation: "open", code: SQLITE_AUTH,
-                message: "stored webhook tokens do not open with the configured key"
-            )
+            throw StoreError.wrongMasterKey
         }
     }
 }

@@ -235,6 +235,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case failed(operation: String, code: Int32, message: String)
     /// The `--database` value is not one the service understands.
     case invalidLocation(String)
+    /// A database setting in `--database` that the database's client library refused (e.g. an unknown `sslmode`).
+    case invalidSetting(String)
+    /// The database's webhook tokens were sealed with another master key.
+    case wrongMasterKey
     /// The store was closed.
     case closed
 
@@ -244,6 +248,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .conflict(let operation, let message): "store conflict during \(operation): \(message)"
         case .failed(let operation, let code, let message): "store error \(code) during \(operation): \(message)"
         case .invalidLocation(let text): "unsupported database location: \(text)"
+        case .invalidSetting(let text): "invalid database setting in --database: \(text)"
+        case .wrongMasterKey:
+            "stored webhook tokens do not open with the configured key: start with the --master-key-file this "
+                + "database was first used with (every process of a deployment needs the same one)"
         case .closed: "store is closed"
         }
     }

@@ -106,9 +106,14 @@ let serveCommand = Command(
         configuration.database = options.string("database") ?? configuration.database
         configuration.databasePoolSize =
             try options.int("database-pool-size", range: 1...1000) ?? configuration.databasePoolSize
-        if let timeout = try duration(options, "database-timeout") {
-            guard timeout >= 1 && timeout <= 3600 else {
-                throw UsageError(message: "--database-timeout must be between 1s and 1h")
+        if let text = options.string("database-timeout") {
+            // A plain number is seconds, as for the other durations.
+            guard let schedule = RetrySchedule.parse(text), schedule.delays.count == 1,
+                let timeout = schedule.delays.first, (1...3600).contains(timeout)
+            else {
+                throw UsageError(
+                    message: "--database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"\(text)\""
+                )
             }
             configuration.databaseTimeout = timeout
         }

@@ -76,12 +76,14 @@ func runCommandLine(_ arguments: [String]) -> Int32 {
         FileHandle.standardError.write(Data("error: \(error.description)\n\n\(usage)".utf8))
         return 2
     } catch let error as StoreError {
-        if case .invalidLocation = error {
+        switch error {
+        case .invalidLocation, .invalidSetting:
             FileHandle.standardError.write(Data("error: \(error.description)\n\n\(usage)".utf8))
             return 2
+        default:
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            return 1
         }
-        FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
-        return 1
     } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         return 1

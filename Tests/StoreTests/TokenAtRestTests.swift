@@ -87,7 +87,8 @@ import WebhookCore
         let error = #expect(throws: StoreError.self) {
             try openStore(database.location, logger: quietLogger, cipher: otherKey)
         }
-        #expect(error?.description.contains("do not open with the configured key") == true)
+        #expect(error == .wrongMasterKey)
+        #expect(error?.description.contains("--master-key-file") == true)
 
         // A sealed token moved to another row no longer opens either.
         let reopened = try openStore(database.location, logger: quietLogger, cipher: testCipher)

@@ -156,10 +156,17 @@ import WebhookCore
             "error: --retention must be a whole number of s, m, h or d up to 36500d (e.g. 90m, 12h, 30d), "
                 + "or 0 or off, not \"30\"\n"
         ),
-        (["serve", "--database-timeout", "2h"], "error: --database-timeout must be between 1s and 1h\n"),
+        (
+            ["serve", "--database-timeout", "2h"],
+            "error: --database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"2h\"\n"
+        ),
+        (
+            ["serve", "--database-timeout", "0"],
+            "error: --database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"0\"\n"
+        ),
         (
             ["serve", "--database-timeout", "soon"],
-            "error: --database-timeout must be one duration such as 30s, 15m, 24h or 5d, not \"soon\"\n"
+            "error: --database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"soon\"\n"
         ),
     ])
     func badServeSettingsAreUsageErrors(arguments: [String], message: String) throws {
@@ -173,10 +180,11 @@ import WebhookCore
     /// PostgreSQL settings libpq refuses (some only when it connects) are the operator's to fix: exit 2 with usage,
     /// libpq's reason without the password, and no server needed to say so.
     @Test(arguments: [
-        ("sslmode=bogus", "error: unsupported database location: invalid sslmode value: \"bogus\"\n"),
+        ("sslmode=bogus", "error: invalid database setting in --database: invalid sslmode value: \"bogus\"\n"),
         (
             "port=abc",
-            "error: unsupported database location: invalid integer value \"abc\" for connection option \"port\"\n"
+            "error: invalid database setting in --database: invalid integer value \"abc\" for connection option "
+                + "\"port\"\n"
         ),
         (
             "no_such_option=1",
