@@ -19,7 +19,7 @@ let package = Package(
         .systemLibrary(name: "CIDN2", pkgConfig: "libidn2", providers: [.apt(["libidn2-dev"])]),
 
         // Our modules, from transport to domain to storage to handlers.
-        .target(name: "Logging"),
+        .target(name: "Logging", dependencies: ["Locking"]),
         .target(name: "Locking"),
         .target(name: "Metrics", dependencies: ["Locking"]),
         .target(name: "HTTPServer", dependencies: ["CLibEvent", "CLibEventOpenSSL", "Logging", "Locking"]),
@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport", "Store", "WebhookCore", "Logging"]),
         .testTarget(
             name: "WebhookAPITests",
-            dependencies: ["WebhookAPI", "TestSupport", "Store", "WebhookCore", "Delivery"]
+            dependencies: ["WebhookAPI", "TestSupport", "Store", "WebhookCore", "Delivery", "Logging"]
         ),
     ]
 )

@@ -230,6 +230,8 @@ private struct DispatchLoop {
     /// instead of at the next poll.
     var finishedSinceClaim = false
     var random = SystemRandomNumberGenerator()
+    /// While the store is away every claim fails: one warning a second says so, with how many it stands for.
+    let claimFailureLog = OncePerSecond()
 
     init(dispatcher: Dispatcher) {
         self.dispatcher = dispatcher
@@ -293,7 +295,9 @@ private struct DispatchLoop {
         case .success(let claimed):
             jobs = claimed
         case .failure(let error):
-            logger.warning("claim failed", ["error": String(describing: error)])
+            if let held = claimFailureLog.admit(now: answer.claimedAt) {
+                logger.warning("claim failed", ["error": String(describing: error), "also_failed": held])
+            }
             nextClaim = answer.claimedAt.addingTimeInterval(configuration.pollInterval)
             return
         }

@@ -142,9 +142,14 @@ final class StoreWorker: Sendable {
         do {
             try store.recordAttempts(batch.map(\.record), disableAfter: configuration.disableAfter)
         } catch StoreError.unavailable(let operation, let message) {
-            // The others would meet the same outage one by one; their leases expire and they go again.
-            let error = StoreError.unavailable(operation: operation, message: message)
-            batch.forEach { reportFailure($0, error) }
+            // The others would meet the same outage one by one; their leases expire and they go again. One line
+            // for the batch: each attempt has its own `attempt` line with its delivery id.
+            logger.error(
+                "recording attempts failed; their leases will expire and the deliveries be tried again",
+                [
+                    "attempts": batch.count, "first_delivery_id": batch[0].deliveryID,
+                    "error": StoreError.unavailable(operation: operation, message: message).description,
+                ])
         } catch {
             // One bad attempt must not cost the others: record them one at a time.
             for attempt in batch {

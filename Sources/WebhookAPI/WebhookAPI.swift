@@ -268,20 +268,3 @@ public final class WebhookAPI: Sendable {
         return APIError.internalError.response
     }
 }
-
-/// Lets one log line through per second and counts the ones it held back.
-final class OncePerSecond: Sendable {
-    private let state = Locked((last: Date.distantPast, held: 0))
-
-    /// The number of lines held back since the last one let through, when this one may go; `nil` to hold it.
-    func admit(now: Date) -> Int? {
-        state.withLock { state -> Int? in
-            guard now.timeIntervalSince(state.last) >= 1 else {
-                state.held += 1
-                return nil
-            }
-            defer { state = (now, 0) }
-            return state.held
-        }
-    }
-}
