@@ -143,6 +143,16 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    /// Sends to a webhook again that a 410 (or `cancel`) stopped, now that it was enabled again: without this the
+    /// loop would keep dropping its new work until the lease-long memory of the cancellation ran out.
+    public func resume(webhookSeq: Int64) {
+        inbox.withLock { inbox in
+            inbox.cancelled[webhookSeq] = nil
+            inbox.woken = true
+        }
+        curl_multi_wakeup(multi.handle)
+    }
+
     /// Stops claiming, gives back what is in flight or queued (to be sent again), records the attempts that
     /// finished, and returns.
     public func stop() {
@@ -306,9 +316,14 @@ private struct DispatchLoop {
         for job in waiting {
             queuedPerEndpoint[job.webhookSeq, default: 0] += 1
         }
-        for job in jobs where !cancelled.contains(job.webhookSeq) {
+        for job in jobs {
+            // Not sent here, but given back rather than held until its lease expires: a webhook enabled again in
+            // another process, or claimed before its cancellation, must not wait for it (the store keeps only
+            // pending deliveries, so a deleted or disabled webhook's stay as they are).
             // Hold at most one round of work per endpoint; give the rest back rather than sit on its lease.
-            if queuedPerEndpoint[job.webhookSeq, default: 0] >= configuration.maxInFlightPerEndpoint {
+            if cancelled.contains(job.webhookSeq)
+                || queuedPerEndpoint[job.webhookSeq, default: 0] >= configuration.maxInFlightPerEndpoint
+            {
                 dispatcher.loopWorker.release(
                     job, dueAt: answer.claimedAt.addingTimeInterval(configuration.pollInterval))
                 continue

@@ -103,7 +103,18 @@ extension WebhookAPI {
     /// `POST webhooks/{id}/enable.json`.
     func enableWebhook(_ caller: Caller, id: String) async throws -> HTTPResponse {
         let companyID = caller.company.id
-        guard let webhook = try await withStore({ try $0.enableWebhook(id: id, companyID: companyID, now: Date()) })
+        let dispatcher = dispatcher
+        guard
+            let webhook = try await withStore({ store -> Webhook? in
+                guard let webhook = try store.enableWebhook(id: id, companyID: companyID, now: Date()) else {
+                    return nil
+                }
+                // The dispatcher stopped sending to it when it was disabled; it may send again.
+                if let seq = try store.webhookSeq(id: id, companyID: companyID) {
+                    dispatcher?.resume(webhookSeq: seq)
+                }
+                return webhook
+            })
         else { throw APIError.webhookNotFound }
         logger.info("webhook enabled", ["company": caller.company.slug, "webhook_id": id])
         return .json(200, WebhookAPI.json(webhook, revealToken: false))

@@ -259,6 +259,29 @@ import WebhookCore
         #expect(enabled.json?["status"] as? String == "enabled")
     }
 
+    @Test func aWebhookEnabledAgainAfterGoneGetsNewEventsAtOnce() async throws {
+        // The dispatcher stops sending to a webhook the moment it answers 410; enabling it again must lift that at
+        // once, not leave new deliveries claimed and held until their lease runs out (70 s by default).
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try receiver([410, 204])
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        _ = try await emit(app, key: key, data: #"{"n":1}"#)
+        #expect(
+            await eventually(timeoutSeconds: 10) {
+                let shown = try? await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
+                return shown?.json?["status"] as? String == "disabled"
+            })
+
+        let enabled = try await app.send("POST", "/2026-02-01/webhooks/\(webhook.id)/enable.json", key: key)
+        #expect(enabled.status == 200)
+        _ = try await emit(app, key: key, data: #"{"n":2}"#)
+        #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count == 2 })
+    }
+
     @Test func retryAfterIsHonoured() async throws {
         defer { ca.remove() }
         let app = try makeService()
