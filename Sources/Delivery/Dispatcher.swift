@@ -317,10 +317,10 @@ private struct DispatchLoop {
             queuedPerEndpoint[job.webhookSeq, default: 0] += 1
         }
         for job in jobs {
-            // Not sent here, but given back rather than held until its lease expires: a webhook enabled again in
-            // another process, or claimed before its cancellation, must not wait for it (the store keeps only
-            // pending deliveries, so a deleted or disabled webhook's stay as they are).
-            // Hold at most one round of work per endpoint; give the rest back rather than sit on its lease.
+            // Given back rather than held until its lease expires: work of a webhook cancelled here (enabled again
+            // since, perhaps through another process, it must not wait; a deleted or disabled webhook's deliveries
+            // are no longer pending, so giving them back changes nothing), and more than one round of work for
+            // an endpoint.
             if cancelled.contains(job.webhookSeq)
                 || queuedPerEndpoint[job.webhookSeq, default: 0] >= configuration.maxInFlightPerEndpoint
             {
