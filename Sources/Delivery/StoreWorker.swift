@@ -40,6 +40,8 @@ final class StoreWorker: Sendable {
 
     /// The most attempts in one transaction.
     static let batchLimit = 200
+    /// How long after a failed record (the database unavailable) the worker tries again.
+    static let retryDelay: TimeInterval = 1
 
     private struct Release: Sendable {
         var deliverySeq: Int64
@@ -49,6 +51,9 @@ final class StoreWorker: Sendable {
 
     private struct State {
         var pending: [Finished] = []
+        /// Attempts whose record met an unavailable database, tried again at `retryAt`.
+        var retrying: [Finished] = []
+        var retryAt = DispatchTime.now()
         var releases: [Release] = []
         var claimLimit: Int?
         var stopping = false
@@ -61,6 +66,7 @@ final class StoreWorker: Sendable {
     /// Signalled for each piece of work added and at stop; the thread takes everything queued when it wakes.
     private let ready = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    private let retryLog = OncePerSecond()
 
     init(store: any Store, configuration: Dispatcher.Configuration, logger: Logger) {
         self.store = store
@@ -69,7 +75,7 @@ final class StoreWorker: Sendable {
     }
 
     /// Attempts finished but not yet recorded; the dispatcher counts them against its in-flight limit.
-    var pendingCount: Int { state.withLock { $0.pending.count } }
+    var pendingCount: Int { state.withLock { $0.pending.count + $0.retrying.count } }
 
     /// Starts the worker's thread.
     func start(_ observers: Observers) {
@@ -110,8 +116,16 @@ final class StoreWorker: Sendable {
 
     private func run(_ observers: Observers) {
         while true {
-            ready.wait()
+            if let retryAt = state.withLock({ $0.retrying.isEmpty ? nil : $0.retryAt }) {
+                _ = ready.wait(timeout: retryAt)
+            } else {
+                ready.wait()
+            }
             let (batch, releases, claimLimit, more, stopping) = state.withLock { state in
+                if !state.retrying.isEmpty && (DispatchTime.now() >= state.retryAt || state.stopping) {
+                    state.pending = state.retrying + state.pending
+                    state.retrying = []
+                }
                 let batch = Array(state.pending.prefix(Self.batchLimit))
                 state.pending.removeFirst(batch.count)
                 let releases = state.releases
@@ -121,8 +135,15 @@ final class StoreWorker: Sendable {
                 return (batch, releases, claimLimit, !state.pending.isEmpty, state.stopping)
             }
             if !batch.isEmpty {
-                recordBatch(batch)
-                observers.recorded(batch)
+                let again = recordBatch(batch, stopping: stopping)
+                if !again.isEmpty {
+                    state.withLock { state in
+                        state.retrying += again
+                        state.retryAt = DispatchTime.now() + Self.retryDelay
+                    }
+                }
+                let retried = Set(again.map(\.record.deliverySeq))
+                observers.recorded(batch.filter { !retried.contains($0.record.deliverySeq) })
             }
             for release in releases {
                 give(release)
@@ -138,31 +159,59 @@ final class StoreWorker: Sendable {
         }
     }
 
-    private func recordBatch(_ batch: [Finished]) {
+    /// Records `batch` and logs each attempt's line; returns the attempts to record again later: those the database
+    /// was unavailable for, while their leases still have half their time (a later record must not race another
+    /// process that took the delivery after the lease) and the worker is not stopping.
+    private func recordBatch(_ batch: [Finished], stopping: Bool) -> [Finished] {
+        var unrecorded: [Finished] = []
+        var lastError: (any Error)?
         do {
             try store.recordAttempts(batch.map(\.record), disableAfter: configuration.disableAfter)
         } catch StoreError.unavailable(let operation, let message) {
-            // The others would meet the same outage one by one; their leases expire and they go again. One line
-            // for the batch: each attempt has its own `attempt` line with its delivery id.
-            logger.error(
-                "recording attempts failed; their leases will expire and the deliveries be tried again",
-                [
-                    "attempts": batch.count, "first_delivery_id": batch[0].deliveryID,
-                    "error": StoreError.unavailable(operation: operation, message: message).description,
-                ])
+            unrecorded = batch
+            lastError = StoreError.unavailable(operation: operation, message: message)
         } catch {
             // One bad attempt must not cost the others: record them one at a time.
             for attempt in batch {
                 do {
                     try store.recordAttempts([attempt.record], disableAfter: configuration.disableAfter)
+                } catch StoreError.unavailable(let operation, let message) {
+                    unrecorded.append(attempt)
+                    lastError = StoreError.unavailable(operation: operation, message: message)
                 } catch {
                     reportFailure(attempt, error)
                 }
             }
         }
-        for attempt in batch {
+
+        let now = Date()
+        var again: [Finished] = []
+        var dropped: [Finished] = []
+        for var attempt in unrecorded {
+            if !stopping && now < attempt.record.finishedAt.addingTimeInterval(configuration.lease / 2) {
+                // The failed call may have committed before the database stopped answering.
+                attempt.record.mayBeRecorded = true
+                again.append(attempt)
+            } else {
+                dropped.append(attempt)
+            }
+        }
+        let error = lastError.map { String(describing: $0) } ?? "-"
+        if !again.isEmpty, let held = retryLog.admit(now: now) {
+            logger.warning(
+                "recording attempts failed; trying again shortly",
+                ["attempts": again.count, "error": error, "also_failed": held])
+        }
+        if let first = dropped.first {
+            logger.error(
+                "recording attempts failed; their leases will expire and the deliveries be tried again",
+                ["attempts": dropped.count, "first_delivery_id": first.deliveryID, "error": error])
+        }
+        let retried = Set(again.map(\.record.deliverySeq))
+        for attempt in batch where !retried.contains(attempt.record.deliverySeq) {
             logger.log(.info, "attempt", fields: [("delivery_id", attempt.deliveryID)] + attempt.logFields)
         }
+        return again
     }
 
     private func reportFailure(_ attempt: Finished, _ error: any Error) {

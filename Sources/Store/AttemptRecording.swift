@@ -11,6 +11,9 @@ public struct AttemptRecord: Sendable, Equatable {
     public var outcome: AttemptOutcome
     /// When the attempt finished: the time its outcome is applied at.
     public var finishedAt: Date
+    /// An earlier call to record it failed without saying whether it committed (the database stopped answering):
+    /// if the attempt is already there, it is skipped instead of counted twice.
+    public var mayBeRecorded = false
 
     public init(
         deliverySeq: Int64, webhookSeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, finishedAt: Date
@@ -36,6 +39,9 @@ protocol AttemptSteps {
     /// The delivery's status and its webhook, with whatever the store locks before writing them (PostgreSQL locks
     /// the webhook row first); `nil` when the delivery is gone (its webhook was deleted).
     func delivery(_ deliverySeq: Int64) throws -> (status: String, webhookSeq: Int64)?
+
+    /// Whether the delivery already has this attempt (same number, same start).
+    func hasAttempt(_ attempt: DeliveryAttempt, deliverySeq: Int64) throws -> Bool
 
     /// Stores the attempt and counts it on its delivery, whose lease ends.
     func insertAttempt(_ attempt: DeliveryAttempt, headers: String?, deliverySeq: Int64, now: Date) throws
@@ -68,6 +74,9 @@ extension AttemptSteps {
     func record(_ record: AttemptRecord, disableAfter: TimeInterval) throws -> DisabledWebhook? {
         let now = record.finishedAt
         guard let delivery = try delivery(record.deliverySeq) else { return nil }
+        if record.mayBeRecorded, try hasAttempt(record.attempt, deliverySeq: record.deliverySeq) {
+            return nil
+        }
         try insertAttempt(
             record.attempt, headers: try AttemptText.encodeHeaders(record.attempt.responseHeaders),
             deliverySeq: record.deliverySeq, now: now)

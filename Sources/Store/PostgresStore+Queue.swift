@@ -155,6 +155,13 @@ private struct PostgresAttemptSteps: AttemptSteps {
         ).first({ (status: $0.string(at: 0), webhookSeq: $0.int64(at: 1)) })
     }
 
+    func hasAttempt(_ attempt: DeliveryAttempt, deliverySeq: Int64) throws -> Bool {
+        try connection.query(
+            "SELECT 1 FROM attempts WHERE delivery_seq = $1 AND number = $2 AND attempted_at = $3",
+            [deliverySeq, attempt.number, attempt.attemptedAt]
+        ).first { _ in true } ?? false
+    }
+
     func insertAttempt(_ attempt: DeliveryAttempt, headers: String?, deliverySeq: Int64, now: Date) throws {
         try connection.run(
             """

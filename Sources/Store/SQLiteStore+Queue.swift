@@ -147,6 +147,13 @@ private struct SQLiteAttemptSteps: AttemptSteps {
         )
     }
 
+    func hasAttempt(_ attempt: DeliveryAttempt, deliverySeq: Int64) throws -> Bool {
+        try connection.row(
+            "SELECT 1 FROM attempts WHERE delivery_seq = ? AND number = ? AND attempted_at = ?",
+            [deliverySeq, attempt.number, Timestamp.format(attempt.attemptedAt)], { _ in true }
+        ) ?? false
+    }
+
     func insertAttempt(_ attempt: DeliveryAttempt, headers: String?, deliverySeq: Int64, now: Date) throws {
         try connection.run(
             """

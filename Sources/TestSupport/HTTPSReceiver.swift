@@ -28,9 +28,10 @@ public final class HTTPSReceiver: Sendable {
     ///   - statuses: answered in turn, the last one for ever after.
     ///   - headers: `Name: value` fields added to every answer.
     ///   - secretsFile: when given, each request is verified against every secret in it (one per line).
+    ///   - delaySeconds: how long each answer waits after its request was logged.
     public init(
         certificate: String, key: String, status: Int = 204, statuses: [Int]? = nil, headers: [String] = [],
-        secretsFile: String? = nil
+        secretsFile: String? = nil, delaySeconds: Double = 0
     ) throws {
         guard let script = Bundle.module.path(forResource: "receiver", ofType: "py") else {
             throw Shell.Failure(command: "receiver.py", status: -1, output: "resource missing")
@@ -44,6 +45,9 @@ public final class HTTPSReceiver: Sendable {
         }
         if let secretsFile {
             arguments += ["--secrets-file", secretsFile]
+        }
+        if delaySeconds > 0 {
+            arguments += ["--delay", String(delaySeconds)]
         }
         process.arguments = arguments
         let output = Pipe()

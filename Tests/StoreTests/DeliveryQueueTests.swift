@@ -411,6 +411,31 @@ import WebhookCore
         }
     }
 
+    /// A record sent again after a call whose outcome was unknown is skipped when the attempt is already there.
+    @Test func anAttemptThatMayBeRecordedIsNotCountedTwice() throws {
+        try withQueue { store, acme, database in
+            try accept(store, "evt_1", companyID: acme.id)
+            let job = try #require(try claimAll(store, at: startTime).first)
+            let now = startTime.addingTimeInterval(1)
+            var record = AttemptRecord(
+                deliverySeq: job.deliverySeq, webhookSeq: job.webhookSeq,
+                attempt: makeAttempt(number: 1, at: now), outcome: .retry(at: now.addingTimeInterval(5)),
+                finishedAt: now)
+            try store.recordAttempts([record], disableAfter: 5 * Self.day)
+            record.mayBeRecorded = true
+            try store.recordAttempts([record], disableAfter: 5 * Self.day)
+            #expect(try database.queryText("SELECT count(*) FROM attempts") == "1")
+            #expect(try status(store, job.deliveryID, companyID: acme.id)?.attemptCount == 1)
+
+            // Another attempt (a later one) is recorded even so.
+            record.attempt = makeAttempt(number: 2, at: now.addingTimeInterval(6))
+            record.outcome = .succeeded
+            try store.recordAttempts([record], disableAfter: 5 * Self.day)
+            #expect(try database.queryText("SELECT count(*) FROM attempts") == "2")
+            #expect(try status(store, job.deliveryID, companyID: acme.id)?.status == .succeeded)
+        }
+    }
+
     @Test func releaseGivesTheDeliveryBackDueLater() throws {
         try withQueue { store, acme, database in
             try accept(store, "evt_1", companyID: acme.id)

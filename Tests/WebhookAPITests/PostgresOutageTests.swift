@@ -331,6 +331,54 @@ import Testing
         #expect(await ClusterLoad.waitForExit(server, seconds: 30), "serve ignored SIGTERM")
     }
 
+    /// Attempts that finish while PostgreSQL is away are recorded once it is back (the store worker keeps them and
+    /// tries again), not dropped until their leases expire and sent a second time.
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
+    func attemptsFinishedDuringAnOutageAreRecordedWhenItEnds() async throws {
+        let directory = try ScratchDirectory("dw-record")
+        defer { directory.remove() }
+        let cluster = try PostgresCluster()
+        defer { cluster.destroy() }
+        let database = try ClusterLoad.Database(cluster: cluster, name: "dw_record", directory: directory.path)
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        // Each answer comes 2 s after its request: long enough to stop the database while all are in flight.
+        let receiver = try HTTPSReceiver(certificate: ca.valid.certificate, key: ca.valid.key, delaySeconds: 2)
+        defer { receiver.stop() }
+        let key = try ClusterLoad.makeKey(database, directory: directory.path)
+        // Leases of 2 × (1 + 5) + 30 = 42 s: far beyond this test's waits, so nothing is sent twice by expiry.
+        let (server, port) = try await ServerProcess.startServer(
+            ClusterLoad.serveArguments(database, caFile: ca.caFile, extra: ["--request-timeout", "5"]),
+            directory: directory.path)
+        defer { server.kill() }
+        _ = try await ClusterLoad.createWebhook(port: port, key: key, url: "https://localhost:\(receiver.port)/hook")
+        for number in 0..<5 {
+            let response = try await HTTPClient.send(
+                "POST", "http://127.0.0.1:\(port)/2026-02-01/events.json", headers: ClusterLoad.headers(key),
+                body: ClusterLoad.eventBody(number))
+            #expect(response.status == 202, "\(response.text)")
+        }
+        let inFlight = await eventually(timeoutSeconds: 10) { receiver.requests.count == 5 }
+        try #require(inFlight, "the receiver got \(receiver.requests.count) of 5 requests")
+        try cluster.stop()
+        try await Task.sleep(for: .seconds(4))  // every answer came back meanwhile; none could be recorded
+        try cluster.start()
+
+        func recorded() -> String {
+            (try? Shell.run(
+                "psql",
+                [
+                    "--no-psqlrc", "--tuples-only", "--no-align", "--dbname=\(database.url)",
+                    "--command=SELECT count(*) FILTER (WHERE status = 'succeeded' AND attempt_count = 1), "
+                        + "(SELECT count(*) FROM attempts) FROM deliveries",
+                ]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "(no answer)"
+        }
+        let allRecorded = await eventually(timeoutSeconds: 15) { recorded() == "5|5" }
+        #expect(allRecorded, "succeeded deliveries | attempts: \(recorded()) (5|5 expected)")
+        #expect(receiver.requests.count == 5, "the receiver got \(receiver.requests.count) requests")
+        #expect(server.isRunning, "serve died:\n\(server.stderr.suffix(2000))")
+    }
+
     /// `serve` waiting at start for the database (here: for another process's migration, whose advisory lock a
     /// psql session holds) stops on SIGTERM at once with a clear line, instead of only once the lock is released.
     @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))

@@ -5,6 +5,7 @@ Listens on 127.0.0.1 with the given certificate and prints one JSON line per req
 
 --statuses 500,500,204   answers these in turn, then the last one for ever
 --header "Name: value"   adds a header field to every answer (repeatable)
+--delay SECONDS          waits this long after printing a request before answering it
 --secrets-file PATH      verifies each request with the official `standardwebhooks` library against every
                          secret in the file (one per line, read per request); "verified" lists the results
 """
@@ -32,6 +33,7 @@ def main():
     parser.add_argument("--statuses", default="204")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--secrets-file")
+    parser.add_argument("--delay", type=float, default=0)
     args = parser.parse_args()
 
     statuses = [int(item) for item in args.statuses.split(",")]
@@ -80,6 +82,8 @@ def main():
             with lock:
                 sys.stdout.write(line)
                 sys.stdout.flush()
+            if args.delay:
+                time.sleep(args.delay)
             status = statuses[index]
             answer = b"" if status in (204, 304) or 100 <= status < 200 else b"ok"
             self.send_response(status)
