@@ -98,16 +98,27 @@ public final class PostgresStore: Store {
             throw StoreError.unavailable(operation: operation, message: reason)
         }
         let started = DispatchTime.now()
+        func seconds() -> Double {
+            Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        }
         do {
             let result = try retrying(operation, transaction: transaction, body)
             failFast.answered()
             return result
+        } catch let error as PostgresError {
+            if error.state == PostgresError.noAnswer || error.isConnectionLoss {
+                failFast.failed(after: seconds(), message: error.message, admission: admission)
+            } else {
+                failFast.answered()  // the database answered, with an error of its own
+            }
+            throw error.storeError(operation: operation)
         } catch StoreError.unavailable(let failed, let message) {
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-            failFast.failed(after: seconds, message: message, admission: admission)
+            // From the pool: a connection that could not be opened means the server does not answer; all
+            // connections busy (this process's own load) does not, and only ends a probe.
+            failFast.failed(after: failed == "connect" ? seconds() : 0, message: message, admission: admission)
             throw StoreError.unavailable(operation: failed, message: message)
         } catch {
-            failFast.answered()  // the database answered, with an error of its own
+            failFast.answered()
             throw error
         }
     }
@@ -140,8 +151,6 @@ public final class PostgresStore: Store {
             } catch let error as PostgresError where error.isRetryable && attempt < 3 {
                 attempt += 1
                 logger.debug("transaction retried", ["operation": operation, "state": error.state])
-            } catch let error as PostgresError {
-                throw error.storeError(operation: operation)
             }
         }
     }
