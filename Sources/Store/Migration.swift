@@ -13,7 +13,7 @@ struct Migration: Sendable {
     let apply: @Sendable (SQLiteConnection) throws -> Void
 
     /// Every migration, oldest first.
-    static let all: [Migration] = [v1, v2, v3, v4, v5]
+    static let all: [Migration] = [v1, v2, v3, v4, v5, v6]
 
     /// The highest version this build knows.
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -218,6 +218,17 @@ extension Migration {
                 id TEXT PRIMARY KEY,
                 heartbeat_at INTEGER NOT NULL
             );
+            """
+        )
+    }
+
+    /// The queue by webhook, in due order: a claim whose window is filled by webhooks at their cap finds the
+    /// others' due deliveries one webhook at a time, whatever the backlogs ahead of them.
+    static let v6 = Migration(version: 6, summary: "pending deliveries by webhook and due time") { connection in
+        try connection.execute(
+            """
+            CREATE INDEX deliveries_pending_webhook ON deliveries (webhook_seq, next_attempt_at)
+            WHERE status = 'pending';
             """
         )
     }

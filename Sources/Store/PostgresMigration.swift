@@ -15,7 +15,7 @@ struct PostgresMigration: Sendable {
     let sql: String
 
     /// Every step, oldest first.
-    static let all: [PostgresMigration] = [v1]
+    static let all: [PostgresMigration] = [v1, v2]
 
     /// The highest version this build knows.
     static var latestVersion: Int { all.last?.version ?? 0 }
@@ -190,6 +190,16 @@ extension PostgresMigration {
                 id text PRIMARY KEY,
                 heartbeat_at timestamptz NOT NULL
             );
+            """
+    )
+
+    /// The queue by webhook, in due order: a claim whose window is filled by webhooks at their cap finds the
+    /// others' due deliveries one webhook at a time, whatever the backlogs ahead of them.
+    static let v2 = PostgresMigration(
+        version: 2, summary: "pending deliveries by webhook and due time",
+        sql: """
+            CREATE INDEX deliveries_pending_webhook ON deliveries (webhook_seq, next_attempt_at, seq)
+                WHERE status = 'pending';
             """
     )
 }

@@ -18,7 +18,8 @@ extension PostgresStore {
         guard limit > 0, perWebhookLimit > 0 else { return [] }
         return try withTransaction("claimDueDeliveries") { connection in
             try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLockKey])
-            let jobs = try connection.query(
+            let window = Self.claimWindow(limit)
+            var jobs = try connection.query(
                 """
                 WITH candidates AS (
                     -- The queue index alone, in its own order: whatever the planner knows of the tables, this is
@@ -43,25 +44,88 @@ extension PostgresStore {
                     LEFT JOIN leased l ON l.webhook_seq = c.webhook_seq
                 ), picked AS (
                     SELECT seq FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at, seq LIMIT $3
-                ), chosen AS (
-                    -- Only the rows handed out are locked, and any another transaction holds (a manual retry, a
-                    -- delete) is skipped rather than waited for; the conditions are checked again under the lock.
-                    SELECT d.seq FROM deliveries d
-                    WHERE d.seq IN (SELECT seq FROM picked) AND d.status = 'pending'
-                      AND (d.lease_until IS NULL OR d.lease_until <= $1)
-                    FOR UPDATE OF d SKIP LOCKED
-                )
-                UPDATE deliveries d SET lease_until = $2
-                FROM chosen, webhooks w, events e
-                WHERE d.seq = chosen.seq AND w.seq = d.webhook_seq AND e.seq = d.event_seq
-                RETURNING d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token, w.previous_token,
-                          dw_ms(w.previous_token_valid_until), e.id, e.type, e.payload, dw_ms(d.next_attempt_at)
+                ), \(Self.leasePicked)
                 """,
-                [now, leaseUntil, limit, perWebhookLimit, Self.claimWindow(limit)]
+                [now, leaseUntil, limit, perWebhookLimit, window]
             ).map { row in (job: try readJob(row, now: now), dueAt: row.int64(at: 13)) }
+
+            // Fewer than asked while the window was full: webhooks at their cap may fill it, so the others are
+            // looked up one by one instead of waiting behind them.
+            let rest = limit - jobs.count
+            if rest > 0, fairPass.mayRun(at: now),
+                try dueCount(connection, now: now, atMost: window - jobs.count) == window - jobs.count
+            {
+                let more = try connection.query(
+                    """
+                    WITH RECURSIVE hooks(webhook_seq) AS (
+                        -- Each webhook with pending deliveries, one index probe apiece, whatever its backlog.
+                        SELECT (SELECT webhook_seq FROM deliveries WHERE status = 'pending'
+                                ORDER BY webhook_seq LIMIT 1)
+                        UNION ALL
+                        SELECT (
+                            SELECT d.webhook_seq FROM deliveries d
+                            WHERE d.status = 'pending' AND d.webhook_seq > h.webhook_seq
+                            ORDER BY d.webhook_seq LIMIT 1
+                        ) FROM hooks h WHERE h.webhook_seq IS NOT NULL
+                    ), room AS (
+                        SELECT h.webhook_seq, $4 - (
+                            SELECT count(*) FROM deliveries x
+                            WHERE x.webhook_seq = h.webhook_seq AND x.status = 'pending' AND x.lease_until > $1
+                        ) AS slots
+                        FROM hooks h JOIN webhooks w ON w.seq = h.webhook_seq AND w.status = 'enabled'
+                    ), picked AS (
+                        SELECT due.seq FROM room r
+                        CROSS JOIN LATERAL (
+                            SELECT d.seq, d.next_attempt_at FROM deliveries d
+                            WHERE d.webhook_seq = r.webhook_seq AND d.status = 'pending' AND d.next_attempt_at <= $1
+                              AND (d.lease_until IS NULL OR d.lease_until <= $1)
+                            ORDER BY d.next_attempt_at, d.seq
+                            LIMIT greatest(r.slots, 0)
+                        ) due
+                        ORDER BY due.next_attempt_at, due.seq
+                        LIMIT $3
+                    ), \(Self.leasePicked)
+                    """,
+                    [now, leaseUntil, rest, perWebhookLimit]
+                ).map { row in (job: try readJob(row, now: now), dueAt: row.int64(at: 13)) }
+                fairPass.ran(found: !more.isEmpty, at: now)
+                jobs += more
+            }
             // RETURNING keeps no order; hand jobs out oldest due first, as SQLite does.
             return jobs.sorted { ($0.dueAt, $0.job.deliverySeq) < ($1.dueAt, $1.job.deliverySeq) }.map(\.job)
         }
+    }
+
+    /// The end of both claim queries: leases the deliveries of the `picked` CTE until `$2` and returns what is
+    /// needed to attempt each, and its due time. Only the rows handed out are locked, and any another transaction
+    /// holds (a manual retry, a delete) is skipped rather than waited for; the conditions are checked again under
+    /// the lock.
+    private static let leasePicked = """
+        chosen AS (
+            SELECT d.seq FROM deliveries d
+            WHERE d.seq IN (SELECT seq FROM picked) AND d.status = 'pending'
+              AND (d.lease_until IS NULL OR d.lease_until <= $1)
+            FOR UPDATE OF d SKIP LOCKED
+        )
+        UPDATE deliveries d SET lease_until = $2
+        FROM chosen, webhooks w, events e
+        WHERE d.seq = chosen.seq AND w.seq = d.webhook_seq AND e.seq = d.event_seq
+        RETURNING d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token, w.previous_token,
+                  dw_ms(w.previous_token_valid_until), e.id, e.type, e.payload, dw_ms(d.next_attempt_at)
+        """
+
+    /// How many due, unleased pending deliveries there are, counting no further than `atMost`.
+    private func dueCount(_ connection: PostgresConnection, now: Date, atMost: Int) throws -> Int {
+        try connection.query(
+            """
+            SELECT count(*) FROM (
+                SELECT 1 FROM deliveries
+                WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                ORDER BY next_attempt_at, seq LIMIT $2
+            ) due
+            """,
+            [now, atMost]
+        ).first { $0.int(at: 0) } ?? 0
     }
 
     /// Records several attempts in one transaction (one commit for the batch): all of them or, when it fails, none.

@@ -22,6 +22,8 @@ public final class PostgresStore: Store {
     let pool: ConnectionPool<PostgresConnection>
     /// Refuses calls at once while the database keeps them waiting until they time out.
     let failFast = FailFast()
+    /// Paces the claims' webhook-by-webhook pass.
+    let fairPass = FairPassPacer()
     let logger: Logger
     let cipher: TokenCipher
 

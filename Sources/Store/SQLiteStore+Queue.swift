@@ -15,10 +15,11 @@ extension SQLiteStore {
         let nowMilliseconds = Timestamp.milliseconds(now)
         let leaseMilliseconds = Timestamp.milliseconds(leaseUntil)
         return try withWriteTransaction("claimDueDeliveries") { connection in
+            let window = Self.claimWindow(limit)
             // The oldest due candidates (`d.status = 'pending'` written out so the partial queue index serves),
             // ranked within their webhook; a candidate is taken while its rank plus the webhook's unexpired
             // leases stays within the cap.
-            let jobs = try connection.rows(
+            var picked = try connection.rows(
                 """
                 WITH candidates AS (
                     SELECT d.seq, d.webhook_seq, d.next_attempt_at FROM deliveries d
@@ -32,12 +33,7 @@ extension SQLiteStore {
                            ROW_NUMBER() OVER (PARTITION BY webhook_seq ORDER BY next_attempt_at, seq) AS rank
                     FROM candidates
                 )
-                SELECT d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token, w.previous_token,
-                       w.previous_token_valid_until, e.id, e.type, e.payload
-                FROM ranked r
-                JOIN deliveries d ON d.seq = r.seq
-                JOIN webhooks w ON w.seq = d.webhook_seq
-                JOIN events e ON e.seq = d.event_seq
+                SELECT r.seq, r.next_attempt_at FROM ranked r
                 WHERE r.rank + (
                     SELECT COUNT(*) FROM deliveries x
                     WHERE x.webhook_seq = r.webhook_seq AND x.status = 'pending' AND x.lease_until > ?1
@@ -45,15 +41,103 @@ extension SQLiteStore {
                 ORDER BY r.next_attempt_at, r.seq
                 LIMIT ?2
                 """,
-                [nowMilliseconds, limit, perWebhookLimit, Self.claimWindow(limit)]
-            ) { row in try readJob(row, now: now) }
+                [nowMilliseconds, limit, perWebhookLimit, window]
+            ) { (seq: $0.int64(at: 0), dueAt: $0.int64(at: 1)) }
+            try lease(picked.map(\.seq), until: leaseMilliseconds, connection)
 
-            for job in jobs {
-                try connection.run(
-                    "UPDATE deliveries SET lease_until = ? WHERE seq = ?", [leaseMilliseconds, job.deliverySeq]
-                )
+            // Fewer than asked while the window was full: webhooks at their cap may fill it, so the others are
+            // looked up one by one instead of waiting behind them.
+            let rest = limit - picked.count
+            if rest > 0, fairPass.mayRun(at: now),
+                try dueCount(connection, now: nowMilliseconds, atMost: window - picked.count)
+                    == window - picked.count
+            {
+                let more = try pickPerWebhook(
+                    connection, now: nowMilliseconds, limit: rest, perWebhookLimit: perWebhookLimit)
+                fairPass.ran(found: !more.isEmpty, at: now)
+                try lease(more.map(\.seq), until: leaseMilliseconds, connection)
+                picked += more
             }
-            return jobs
+            picked.sort { ($0.dueAt, $0.seq) < ($1.dueAt, $1.seq) }
+            return try picked.map { delivery in
+                try connection.row(
+                    """
+                    SELECT d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token,
+                           w.previous_token, w.previous_token_valid_until, e.id, e.type, e.payload
+                    FROM deliveries d
+                    JOIN webhooks w ON w.seq = d.webhook_seq
+                    JOIN events e ON e.seq = d.event_seq
+                    WHERE d.seq = ?
+                    """,
+                    [delivery.seq]
+                ) { row in try readJob(row, now: now) }
+            }.compactMap { $0 }
+        }
+    }
+
+    /// Up to `limit` due, unleased deliveries taken webhook by webhook, oldest due first, each webhook's up to
+    /// the room its unexpired leases leave under `perWebhookLimit`. The webhooks with pending deliveries are
+    /// found by skipping through the (webhook, due time) index, one probe each, whatever their backlogs.
+    private func pickPerWebhook(
+        _ connection: SQLiteConnection, now: Int64, limit: Int, perWebhookLimit: Int
+    ) throws -> [(seq: Int64, dueAt: Int64)] {
+        let webhooks = try connection.rows(
+            """
+            WITH RECURSIVE hooks(webhook_seq) AS (
+                SELECT (SELECT webhook_seq FROM deliveries WHERE status = 'pending' ORDER BY webhook_seq LIMIT 1)
+                UNION ALL
+                SELECT (
+                    SELECT d.webhook_seq FROM deliveries d
+                    WHERE d.status = 'pending' AND d.webhook_seq > h.webhook_seq
+                    ORDER BY d.webhook_seq LIMIT 1
+                ) FROM hooks h WHERE h.webhook_seq IS NOT NULL
+            )
+            SELECT h.webhook_seq, (
+                SELECT COUNT(*) FROM deliveries x
+                WHERE x.webhook_seq = h.webhook_seq AND x.status = 'pending' AND x.lease_until > ?1
+            )
+            FROM hooks h JOIN webhooks w ON w.seq = h.webhook_seq AND w.status = 'enabled'
+            WHERE EXISTS (
+                SELECT 1 FROM deliveries d
+                WHERE d.webhook_seq = h.webhook_seq AND d.status = 'pending' AND d.next_attempt_at <= ?1
+                  AND (d.lease_until IS NULL OR d.lease_until <= ?1)
+            )
+            """,
+            [now]
+        ) { (seq: $0.int64(at: 0), leases: $0.int(at: 1)) }
+        var due: [(seq: Int64, dueAt: Int64)] = []
+        for webhook in webhooks where webhook.leases < perWebhookLimit {
+            due += try connection.rows(
+                """
+                SELECT seq, next_attempt_at FROM deliveries
+                WHERE webhook_seq = ?1 AND status = 'pending' AND next_attempt_at <= ?2
+                  AND (lease_until IS NULL OR lease_until <= ?2)
+                ORDER BY next_attempt_at, seq
+                LIMIT ?3
+                """,
+                [webhook.seq, now, min(perWebhookLimit - webhook.leases, limit)]
+            ) { (seq: $0.int64(at: 0), dueAt: $0.int64(at: 1)) }
+        }
+        return Array(due.sorted { ($0.dueAt, $0.seq) < ($1.dueAt, $1.seq) }.prefix(limit))
+    }
+
+    /// How many due, unleased pending deliveries there are, counting no further than `atMost`.
+    private func dueCount(_ connection: SQLiteConnection, now: Int64, atMost: Int) throws -> Int {
+        try connection.row(
+            """
+            SELECT COUNT(*) FROM (
+                SELECT 1 FROM deliveries
+                WHERE status = 'pending' AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1)
+                ORDER BY next_attempt_at, seq LIMIT ?2
+            )
+            """,
+            [now, atMost]
+        ) { $0.int(at: 0) } ?? 0
+    }
+
+    private func lease(_ deliverySeqs: [Int64], until: Int64, _ connection: SQLiteConnection) throws {
+        for seq in deliverySeqs {
+            try connection.run("UPDATE deliveries SET lease_until = ? WHERE seq = ?", [until, seq])
         }
     }
 

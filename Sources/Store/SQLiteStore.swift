@@ -19,6 +19,8 @@ public final class SQLiteStore: Store {
     public let schemaVersion: Int
     let pool: ConnectionPool<SQLiteConnection>
     let logger: Logger
+    /// Paces the claims' webhook-by-webhook pass.
+    let fairPass = FairPassPacer()
     /// Seals webhook tokens on the way in and opens them on the way out; nothing above the store sees them sealed.
     let cipher: TokenCipher
 

@@ -88,8 +88,9 @@ public protocol Store: Sendable {
     ///
     /// A webhook never holds more than `perWebhookLimit` unexpired leases at once, counting those of every
     /// process: claims are decided one at a time (SQLite's write lock, PostgreSQL's advisory lock), so the cap is
-    /// exact. Candidates are the oldest `claimWindow(limit)` due deliveries, so one webhook's backlog at the head
-    /// of the queue can hold back others behind it until it drains below that window.
+    /// exact. Candidates are first the oldest `claimWindow(limit)` due deliveries (one walk of the queue index);
+    /// when that window is full and yields fewer than `limit` (webhooks at their cap fill it), the rest are looked
+    /// for webhook by webhook, so one webhook's backlog never holds back the others.
     func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int) throws -> [DeliveryJob]
 
     /// Records several finished attempts in one transaction, each under the same rules as `recordAttempt`: all or,
@@ -185,10 +186,8 @@ extension Store {
         try claimDueDeliveries(now: now, leaseUntil: leaseUntil, limit: limit, perWebhookLimit: Int(Int32.max))
     }
 
-    /// How many of the oldest due deliveries a claim of `limit` considers.
+    /// How many of the oldest due deliveries a claim of `limit` considers before it looks webhook by webhook.
     static func claimWindow(_ limit: Int) -> Int {
-        // TODO: per-endpoint fairness under a backlog needs a scan per webhook (a loose index scan over
-        // (webhook_seq, next_attempt_at)); a window ten claims deep is the simple bound chosen for now.
         max(10 * limit, 100)
     }
 }

@@ -49,6 +49,41 @@ import WebhookCore
         }
     }
 
+    @Test func aBacklogAtItsCapDoesNotHoldBackOtherWebhooks() throws {
+        try withTemporaryStore { store, _ in
+            // One company's webhook has 300 deliveries due first, three times the window a claim of 10 scans;
+            // another company's webhook has five due after them.
+            let flood = try store.findOrCreateCompany(slug: "flood")
+            let calm = try store.findOrCreateCompany(slug: "calm")
+            try store.insertWebhook(makeWebhook(id: "wh_flood", companyID: flood.id))
+            try store.insertWebhook(makeWebhook(id: "wh_calm", companyID: calm.id, createdAtMillis: 1))
+            for index in 0..<300 {
+                try accept(store, "evt_f\(index)", companyID: flood.id, at: startTime + Double(index) / 1000)
+            }
+            for index in 0..<5 {
+                try accept(store, "evt_c\(index)", companyID: calm.id, at: startTime + 10 + Double(index))
+            }
+            let now = startTime + 60
+            func claim(at time: Date) throws -> [DeliveryJob] {
+                try store.claimDueDeliveries(now: time, leaseUntil: now + 60, limit: 10, perWebhookLimit: 3)
+            }
+
+            // Each webhook gets up to its cap, oldest due first.
+            let first = try claim(at: now)
+            #expect(first.map(\.eventID) == ["evt_f0", "evt_f1", "evt_f2", "evt_c0", "evt_c1", "evt_c2"])
+            #expect(try claim(at: now) == [])
+
+            // A slot freed on the quiet webhook is filled although the flood still fills the window.
+            let calmJob = try #require(first.first { $0.eventID == "evt_c0" })
+            try store.recordAttempt(
+                deliverySeq: calmJob.deliverySeq, attempt: makeAttempt(number: 1, at: now, statusCode: 204),
+                outcome: .succeeded, disableAfter: Self.day, now: now)
+            // A pass that found nothing is not repeated within FairPassPacer.pause.
+            #expect(try claim(at: now) == [])
+            #expect(try claim(at: now + FairPassPacer.pause).map(\.eventID) == ["evt_c3"])
+        }
+    }
+
     @Test func aLeaseKeepsOthersOffUntilItExpires() throws {
         try withQueue { store, acme, _ in
             try accept(store, "evt_1", companyID: acme.id)

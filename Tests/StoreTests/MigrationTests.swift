@@ -12,12 +12,12 @@ import WebhookCore
         for _ in 0..<2 {
             let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
             defer { store.close() }
-            #expect(store.schemaVersion == 5)
+            #expect(store.schemaVersion == 6)
 
             let versions = try store.withConnection("test") { connection in
                 try connection.rows("SELECT version FROM schema_migrations ORDER BY version") { $0.int(at: 0) }
             }
-            #expect(versions == [1, 2, 3, 4, 5])
+            #expect(versions == [1, 2, 3, 4, 5, 6])
         }
     }
 

@@ -66,7 +66,7 @@ import WebhookCore
 
         let store = try SQLiteStore(path: directory.databasePath, logger: quietLogger, cipher: testCipher)
         defer { store.close() }
-        #expect(store.schemaVersion == 5)
+        #expect(store.schemaVersion == 6)
         for id in ["wh_1", "wh_2"] {
             let stored = try #require(try queryText(store, "SELECT token FROM webhooks WHERE id = ?", [id]))
             #expect(stored.hasPrefix("v1:"))
