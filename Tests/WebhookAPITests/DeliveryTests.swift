@@ -348,6 +348,45 @@ import WebhookCore
         #expect(attempt["status_code"] is NSNull)
     }
 
+    @Test func oneCompanysBacklogDoesNotHoldBackAnothersDelivery() async throws {
+        defer { ca.remove() }
+        let caFile = ca.caFile
+        // Claims of 5 look at the oldest 100 due deliveries first; the slow webhook may have 2 in flight.
+        let app = try TestService { configuration in
+            configuration.allowPrivateTargets = true
+            configuration.caFile = caFile
+            configuration.delivery.pollInterval = 0.1
+            configuration.delivery.claimBatch = 5
+            configuration.delivery.maxInFlightPerEndpoint = 2
+        }
+        defer { app.stop() }
+        let slow = try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], delaySeconds: 1)
+        let quick = try receiver()
+        defer {
+            slow.stop()
+            quick.stop()
+        }
+        let floodKey = try app.makeFullKey(company: "flood")
+        let calmKey = try app.makeFullKey(company: "calm")
+        _ = try await createWebhook(app, key: floodKey, port: slow.port)
+        _ = try await createWebhook(app, key: calmKey, port: quick.port)
+        for index in 0..<150 {
+            _ = try await emit(app, key: floodKey, data: #"{"n":\#(index)}"#)
+        }
+
+        // 148 of the flood wait for a receiver that takes 2 a second: the calm company's event is due after all
+        // of them, and is still sent at once (it waited about 25 s behind the first 100 before).
+        let sent = Date()
+        let event = try await emit(app, key: calmKey, data: #"{"n":"calm"}"#)
+        #expect(await eventually(timeoutSeconds: 10) { quick.requests.count == 1 })
+        let waited = Date().timeIntervalSince(sent)
+        print("calm delivery after \(waited) s; the slow receiver had \(slow.requests.count) requests")
+        let eventID = try #require(event["id"] as? String)
+        #expect(quick.requests.first.map { String(decoding: $0.body, as: UTF8.self).contains(eventID) } == true)
+        #expect(slow.requests.count < 100)
+    }
+
     @Test func nothingIsSentAfterTheDeleteIsAnswered() async throws {
         defer { ca.remove() }
         let app = try makeService(delays: Array(repeating: 0.2, count: 40))
