@@ -300,10 +300,10 @@ private struct DispatchLoop {
 
     /// Queues what a claim brought, except work of webhooks cancelled meanwhile.
     private mutating func take(_ answer: StoreWorker.ClaimAnswer, cancelled: Set<Int64>) {
-        let jobs: [DeliveryJob]
-        switch answer.jobs {
+        let claim: DeliveryClaim
+        switch answer.claim {
         case .success(let claimed):
-            jobs = claimed
+            claim = claimed
         case .failure(let error):
             if let held = claimFailureLog.admit(now: answer.claimedAt) {
                 logger.warning("claim failed", ["error": String(describing: error), "also_failed": held])
@@ -316,7 +316,7 @@ private struct DispatchLoop {
         for job in waiting {
             queuedPerEndpoint[job.webhookSeq, default: 0] += 1
         }
-        for job in jobs {
+        for job in claim.jobs {
             // Given back rather than held until its lease expires: work of a webhook cancelled here (enabled again
             // since, perhaps through another process, it must not wait; a deleted or disabled webhook's deliveries
             // are no longer pending, so giving them back changes nothing), and more than one round of work for
@@ -331,8 +331,17 @@ private struct DispatchLoop {
             queuedPerEndpoint[job.webhookSeq, default: 0] += 1
             waiting.append(job)
         }
-        nextClaim =
-            jobs.count == answer.limit ? Date() : answer.claimedAt.addingTimeInterval(configuration.pollInterval)
+        // A full claim may have left more: claim again at once. Otherwise at the next poll, or when the store's
+        // webhook-by-webhook pass, held back this time, may run again (whatever a capped backlog hides is found
+        // within `FairPassPacer.pause`, not a poll interval, later).
+        if claim.jobs.count == answer.limit {
+            nextClaim = Date()
+        } else {
+            nextClaim = answer.claimedAt.addingTimeInterval(configuration.pollInterval)
+            if let held = claim.passHeldUntil {
+                nextClaim = min(nextClaim, held)
+            }
+        }
     }
 
     private mutating func startWaiting(cancelled: Set<Int64>) {
@@ -446,8 +455,8 @@ private struct DispatchLoop {
         while claimPending {
             if let answer = dispatcher.takeClaimAnswer() {
                 claimPending = false
-                if case .success(let jobs) = answer.jobs {
-                    waiting += jobs
+                if case .success(let claim) = answer.claim {
+                    waiting += claim.jobs
                 }
             } else {
                 usleep(5_000)

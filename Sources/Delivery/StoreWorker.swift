@@ -28,7 +28,7 @@ final class StoreWorker: Sendable {
         /// When the claim was made (its leases run from then).
         var claimedAt: Date
         var limit: Int
-        var jobs: Result<[DeliveryJob], StoreError>
+        var claim: Result<DeliveryClaim, StoreError>
     }
 
     /// What the worker tells the dispatcher, on the worker's thread: attempts recorded (or that failed to be), and
@@ -232,16 +232,16 @@ final class StoreWorker: Sendable {
         let now = Date()
         do {
             // The store holds each webhook to its cap across every process sharing the database.
-            let jobs = try store.claimDueDeliveries(
+            let claim = try store.claimDeliveries(
                 now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit,
                 perWebhookLimit: configuration.maxInFlightPerEndpoint)
-            return ClaimAnswer(claimedAt: now, limit: limit, jobs: .success(jobs))
+            return ClaimAnswer(claimedAt: now, limit: limit, claim: .success(claim))
         } catch let error as StoreError {
-            return ClaimAnswer(claimedAt: now, limit: limit, jobs: .failure(error))
+            return ClaimAnswer(claimedAt: now, limit: limit, claim: .failure(error))
         } catch {
             return ClaimAnswer(
                 claimedAt: now, limit: limit,
-                jobs: .failure(.failed(operation: "claimDueDeliveries", code: -1, message: "\(error)")))
+                claim: .failure(.failed(operation: "claimDueDeliveries", code: -1, message: "\(error)")))
         }
     }
 }

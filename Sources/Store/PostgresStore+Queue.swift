@@ -12,10 +12,10 @@ extension PostgresStore {
     /// Claims take a transaction-scoped advisory lock first, so two processes never count a webhook's leases at
     /// the same moment: the cap is exact. The rows handed out are locked `FOR UPDATE SKIP LOCKED`, so a claim never
     /// waits on a delivery another transaction is changing; it leaves it for the next claim.
-    public func claimDueDeliveries(
+    public func claimDeliveries(
         now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int
-    ) throws -> [DeliveryJob] {
-        guard limit > 0, perWebhookLimit > 0 else { return [] }
+    ) throws -> DeliveryClaim {
+        guard limit > 0, perWebhookLimit > 0 else { return DeliveryClaim(jobs: []) }
         return try withTransaction("claimDueDeliveries") { connection in
             try connection.query("SELECT pg_advisory_xact_lock($1)", [Self.claimLockKey])
             let window = Self.claimWindow(limit)
@@ -52,7 +52,8 @@ extension PostgresStore {
             // Fewer than asked while the window was full: webhooks at their cap may fill it, so the others are
             // looked up one by one instead of waiting behind them.
             let rest = limit - jobs.count
-            if rest > 0, fairPass.mayRun(at: now),
+            let held = rest > 0 ? fairPass.heldUntil(now) : nil
+            if rest > 0, held == nil,
                 try dueCount(connection, now: now, atMost: window - jobs.count) == window - jobs.count
             {
                 let more = try connection.query(
@@ -92,7 +93,8 @@ extension PostgresStore {
                 jobs += more
             }
             // RETURNING keeps no order; hand jobs out oldest due first, as SQLite does.
-            return jobs.sorted { ($0.dueAt, $0.job.deliverySeq) < ($1.dueAt, $1.job.deliverySeq) }.map(\.job)
+            let sorted = jobs.sorted { ($0.dueAt, $0.job.deliverySeq) < ($1.dueAt, $1.job.deliverySeq) }
+            return DeliveryClaim(jobs: sorted.map(\.job), passHeldUntil: held)
         }
     }
 

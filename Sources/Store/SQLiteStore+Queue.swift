@@ -8,10 +8,10 @@ extension SQLiteStore {
     /// unexpired leases; returns what is needed to attempt each.
     ///
     /// The secrets are the current token, then the previous one while `previousTokenValidUntil` is after `now`.
-    public func claimDueDeliveries(
+    public func claimDeliveries(
         now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int
-    ) throws -> [DeliveryJob] {
-        guard limit > 0, perWebhookLimit > 0 else { return [] }
+    ) throws -> DeliveryClaim {
+        guard limit > 0, perWebhookLimit > 0 else { return DeliveryClaim(jobs: []) }
         let nowMilliseconds = Timestamp.milliseconds(now)
         let leaseMilliseconds = Timestamp.milliseconds(leaseUntil)
         return try withWriteTransaction("claimDueDeliveries") { connection in
@@ -48,7 +48,8 @@ extension SQLiteStore {
             // Fewer than asked while the window was full: webhooks at their cap may fill it, so the others are
             // looked up one by one instead of waiting behind them.
             let rest = limit - picked.count
-            if rest > 0, fairPass.mayRun(at: now),
+            let held = rest > 0 ? fairPass.heldUntil(now) : nil
+            if rest > 0, held == nil,
                 try dueCount(connection, now: nowMilliseconds, atMost: window - picked.count)
                     == window - picked.count
             {
@@ -59,7 +60,7 @@ extension SQLiteStore {
                 picked += more
             }
             picked.sort { ($0.dueAt, $0.seq) < ($1.dueAt, $1.seq) }
-            return try picked.map { delivery in
+            let jobs = try picked.map { delivery in
                 try connection.row(
                     """
                     SELECT d.seq, d.id, d.attempt_count, w.seq, w.id, w.company_id, w.url, w.token,
@@ -72,6 +73,7 @@ extension SQLiteStore {
                     [delivery.seq]
                 ) { row in try readJob(row, now: now) }
             }.compactMap { $0 }
+            return DeliveryClaim(jobs: jobs, passHeldUntil: held)
         }
     }
 

@@ -90,8 +90,9 @@ public protocol Store: Sendable {
     /// process: claims are decided one at a time (SQLite's write lock, PostgreSQL's advisory lock), so the cap is
     /// exact. Candidates are first the oldest `claimWindow(limit)` due deliveries (one walk of the queue index);
     /// when that window is full and yields fewer than `limit` (webhooks at their cap fill it), the rest are looked
-    /// for webhook by webhook, so one webhook's backlog never holds back the others.
-    func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int) throws -> [DeliveryJob]
+    /// for webhook by webhook, so one webhook's backlog never holds back the others. That pass is paced (see
+    /// `FairPassPacer`); a claim it was held back from says when to come again.
+    func claimDeliveries(now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int) throws -> DeliveryClaim
 
     /// Records several finished attempts in one transaction, each under the same rules as `recordAttempt`: all or,
     /// when it throws, none. The dispatcher records in batches so that a busy process pays one commit for many
@@ -181,6 +182,13 @@ extension Store {
         try recordAttempts([record], disableAfter: disableAfter)
     }
 
+    /// The deliveries `claimDeliveries` leased, without when to claim again.
+    public func claimDueDeliveries(
+        now: Date, leaseUntil: Date, limit: Int, perWebhookLimit: Int
+    ) throws -> [DeliveryJob] {
+        try claimDeliveries(now: now, leaseUntil: leaseUntil, limit: limit, perWebhookLimit: perWebhookLimit).jobs
+    }
+
     /// Leases due deliveries with no cap per webhook (tests and tools).
     public func claimDueDeliveries(now: Date, leaseUntil: Date, limit: Int) throws -> [DeliveryJob] {
         try claimDueDeliveries(now: now, leaseUntil: leaseUntil, limit: limit, perWebhookLimit: Int(Int32.max))
@@ -189,6 +197,21 @@ extension Store {
     /// How many of the oldest due deliveries a claim of `limit` considers before it looks webhook by webhook.
     static func claimWindow(_ limit: Int) -> Int {
         max(10 * limit, 100)
+    }
+}
+
+/// What a claim leased, and when to claim again for work it did not look for.
+public struct DeliveryClaim: Sendable, Equatable {
+    /// The deliveries leased, oldest due first.
+    public var jobs: [DeliveryJob]
+    /// Set when the claim got fewer than asked and its webhook-by-webhook pass was held back because a pass that
+    /// found nothing ran less than `FairPassPacer.pause` ago: a claim at this time may run it. Work behind other
+    /// webhooks' capped backlogs (a new event of a quiet webhook, say) is found then, not at the next poll.
+    public var passHeldUntil: Date?
+
+    public init(jobs: [DeliveryJob], passHeldUntil: Date? = nil) {
+        self.jobs = jobs
+        self.passHeldUntil = passHeldUntil
     }
 }
 

@@ -387,6 +387,40 @@ import WebhookCore
         #expect(slow.requests.count < 100)
     }
 
+    /// With the default poll interval (1 s): a claim woken by the calm event right after a pass that found nothing
+    /// is held back from the pass by the pacer, and the dispatcher claims again when the pass may run (within
+    /// 100 ms), not at its next poll. Before, the calm delivery went out a whole second later.
+    @Test func aPacedPassIsRunBeforeTheNextPoll() async throws {
+        defer { ca.remove() }
+        let caFile = ca.caFile
+        let app = try TestService { configuration in
+            configuration.allowPrivateTargets = true
+            configuration.caFile = caFile
+            configuration.delivery.claimBatch = 5
+            configuration.delivery.maxInFlightPerEndpoint = 2
+        }
+        defer { app.stop() }
+        let slow = try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], delaySeconds: 5)
+        let quick = try receiver()
+        defer {
+            slow.stop()
+            quick.stop()
+        }
+        let floodKey = try app.makeFullKey(company: "flood")
+        let calmKey = try app.makeFullKey(company: "calm")
+        _ = try await createWebhook(app, key: floodKey, port: slow.port)
+        _ = try await createWebhook(app, key: calmKey, port: quick.port)
+        for index in 0..<150 {
+            _ = try await emit(app, key: floodKey, data: #"{"n":\#(index)}"#)
+        }
+        let sent = Date()
+        _ = try await emit(app, key: calmKey, data: #"{"n":"calm"}"#)
+        #expect(await eventually(timeoutSeconds: 10) { quick.requests.count == 1 })
+        let waited = Date().timeIntervalSince(sent)
+        #expect(waited < 0.8, "the calm delivery went out \(waited) s after its event")
+    }
+
     @Test func nothingIsSentAfterTheDeleteIsAnswered() async throws {
         defer { ca.remove() }
         let app = try makeService(delays: Array(repeating: 0.2, count: 40))
