@@ -278,7 +278,9 @@ private struct DispatchLoop {
                 wakeAt = min(wakeAt, lastClaim.addingTimeInterval(Self.refillDelay))
             }
             let sleep = max(0, min(wakeAt.timeIntervalSinceNow, configuration.pollInterval))
-            curl_multi_poll(dispatcher.multiHandle, nil, 0, Int32(sleep * 1000), nil)
+            // Rounded up: a wait cut short by the rounding would wake the loop before its time, and again and again
+            // with a zero wait until that time came.
+            curl_multi_poll(dispatcher.multiHandle, nil, 0, Int32((sleep * 1000).rounded(.up)), nil)
         }
         shutDown()
     }
@@ -291,7 +293,13 @@ private struct DispatchLoop {
         claimWanted = false
         // Attempts waiting to be recorded count too: the worker's queue cannot outgrow the in-flight limit.
         let room = configuration.maxInFlight - inFlight.count - waiting.count - dispatcher.loopWorker.pendingCount
-        guard room > 0 else { return }
+        guard room > 0 else {
+            // Nothing can be taken until attempts are recorded, and each record wakes the loop for a refill; until
+            // then look again at the poll, not at once (a wake time left in the past would spin the loop).
+            finishedSinceClaim = false
+            nextClaim = now.addingTimeInterval(configuration.pollInterval)
+            return
+        }
         lastClaim = now
         finishedSinceClaim = false
         claimPending = true

@@ -1,7 +1,7 @@
 import Foundation
 import Locking
 
-/// Paces a claim's webhook-by-webhook pass (see `Store.claimDueDeliveries`).
+/// Paces a claim's webhook-by-webhook pass (see `Store.claimDeliveries`).
 ///
 /// The pass costs an index probe or two per webhook with pending deliveries (about 10 ms for 1,000 of them on
 /// PostgreSQL) and runs under the claim's lock, while the dispatcher may claim fifty times a second. So once a

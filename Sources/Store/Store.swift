@@ -204,9 +204,10 @@ extension Store {
 public struct DeliveryClaim: Sendable, Equatable {
     /// The deliveries leased, oldest due first.
     public var jobs: [DeliveryJob]
-    /// Set when the claim got fewer than asked and its webhook-by-webhook pass was held back because a pass that
-    /// found nothing ran less than `FairPassPacer.pause` ago: a claim at this time may run it. Work behind other
-    /// webhooks' capped backlogs (a new event of a quiet webhook, say) is found then, not at the next poll.
+    /// Set when the claim got fewer than asked while its webhook-by-webhook pass was held back, because a pass
+    /// that found nothing ran less than `FairPassPacer.pause` ago (whether or not this claim's window was full,
+    /// which is not counted while the pass is held): a claim at this time may run it. Work behind other webhooks'
+    /// capped backlogs (a new event of a quiet webhook, say) is found then, not at the next poll.
     public var passHeldUntil: Date?
 
     public init(jobs: [DeliveryJob], passHeldUntil: Date? = nil) {

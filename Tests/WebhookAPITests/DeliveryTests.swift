@@ -421,6 +421,37 @@ import WebhookCore
         #expect(waited < 0.8, "the calm delivery went out \(waited) s after its event")
     }
 
+    /// A claim that fills `maxInFlight` used to leave the next claim due at once while there was no room to claim
+    /// into: the delivery thread spun (about a core's worth of CPU) until an attempt finished. Waiting for slow
+    /// receivers now costs next to nothing.
+    @Test func aFullDispatcherWaitsWithoutSpinning() async throws {
+        defer { ca.remove() }
+        let caFile = ca.caFile
+        let app = try TestService { configuration in
+            configuration.allowPrivateTargets = true
+            configuration.caFile = caFile
+            configuration.delivery.maxInFlight = 4
+            configuration.delivery.claimBatch = 4
+        }
+        defer { app.stop() }
+        let slow = try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], delaySeconds: 6)
+        defer { slow.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        _ = try await createWebhook(app, key: key, port: slow.port)
+        for index in 0..<8 {
+            _ = try await emit(app, key: key, data: #"{"n":\#(index)}"#)
+        }
+        #expect(await eventually(timeoutSeconds: 5) { slow.requests.count == 4 })
+
+        // Two seconds with four attempts in flight and four more due: the process should be all but idle.
+        let before = processCPUSeconds()
+        try await Task.sleep(for: .seconds(2))
+        let used = processCPUSeconds() - before
+        #expect(used < 0.5, "the process used \(used) CPU seconds in 2 s while it waited for its receiver")
+        #expect(slow.requests.count == 4)
+    }
+
     @Test func nothingIsSentAfterTheDeleteIsAnswered() async throws {
         defer { ca.remove() }
         let app = try makeService(delays: Array(repeating: 0.2, count: 40))
@@ -447,4 +478,12 @@ import WebhookCore
 struct ServiceConfigurationTweak {
     var connectTimeout: Double = 5
     var totalTimeout: Double = 15
+}
+
+/// User and system CPU time this test process has used, in seconds.
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
