@@ -11,8 +11,12 @@ struct PostgresMigration: Sendable {
     let version: Int
     /// What the step does, for the log.
     let summary: String
-    /// The step's SQL, run inside the migration transaction.
-    let sql: String
+    /// The step's SQL, run in one transaction with the record of its version.
+    var sql = ""
+    /// Statements run one at a time outside any transaction, then the version recorded: for what cannot run inside
+    /// one, such as `CREATE INDEX CONCURRENTLY`, which builds an index on a live table without holding up writes to
+    /// it. A step that failed part way is run again from its first statement, so each must be safe to repeat.
+    var outsideTransaction: [String] = []
 
     /// Every step, oldest first.
     static let all: [PostgresMigration] = [v1, v2]
@@ -23,51 +27,70 @@ struct PostgresMigration: Sendable {
     /// The key of the session-wide advisory lock that serialises migrations between processes.
     static let lockKey: Int64 = 0x6477_6d69_6772_6174  // "dwmigrat"
 
-    /// Brings the database up to `latestVersion` in one transaction under an advisory lock, so processes starting
-    /// at once apply each step exactly once: the second waits, then finds nothing left to do.
+    /// How long a process waits between tries for the migration lock another process holds.
+    static let lockPollInterval: TimeInterval = 0.2
+
+    /// Brings the database up to `latestVersion` (or `target`) under an advisory lock, so processes starting at
+    /// once apply each step exactly once: the others wait, then find nothing left to do. Each step is applied and
+    /// recorded in a transaction of its own (or, for `outsideTransaction`, recorded once its statements ran).
     /// - Returns: the schema version afterwards.
     @discardableResult
-    static func migrate(_ connection: PostgresConnection, logger: Logger) throws -> Int {
+    static func migrate(
+        _ connection: PostgresConnection, logger: Logger, upTo target: Int = latestVersion
+    ) throws -> Int {
         // Already up to date: no lock and no DDL, so a role without CREATE rights can run a migrated database.
-        let recorded = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL").first {
+        if try appliedVersion(connection) == target {
+            return target
+        }
+        // A session lock taken by polling, not by waiting in `pg_advisory_lock`: a session waiting there holds a
+        // snapshot, which `CREATE INDEX CONCURRENTLY` in the session holding the lock would wait for in turn.
+        while try connection.query("SELECT pg_try_advisory_lock($1)", [lockKey]).first({ $0.string(at: 0) }) != "t" {
+            Thread.sleep(forTimeInterval: lockPollInterval)
+        }
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [lockKey]) }
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        let current = try appliedVersion(connection) ?? 0
+        guard current <= latestVersion else {
+            throw PostgresError(
+                state: "XX000",
+                message: "database schema version \(current) is newer than this build knows (\(latestVersion))")
+        }
+        for migration in all where migration.version > current && migration.version <= target {
+            if migration.outsideTransaction.isEmpty {
+                try connection.transaction {
+                    try connection.execute(migration.sql)
+                    if migration.version == 1 {
+                        for name in EventType.defaultCatalog {
+                            try connection.run("INSERT INTO event_types (name, company_id) VALUES ($1, NULL)", [name])
+                        }
+                    }
+                    try connection.run("INSERT INTO schema_migrations (version) VALUES ($1)", [migration.version])
+                }
+            } else {
+                for statement in migration.outsideTransaction {
+                    try connection.execute(statement)
+                }
+                try connection.run("INSERT INTO schema_migrations (version) VALUES ($1)", [migration.version])
+            }
+            logger.info("schema migration applied", ["version": migration.version, "summary": migration.summary])
+        }
+        return max(current, min(target, latestVersion))
+    }
+
+    /// The highest version recorded in `schema_migrations`, 0 when it is empty, `nil` when it does not exist yet.
+    private static func appliedVersion(_ connection: PostgresConnection) throws -> Int? {
+        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL").first {
             $0.string(at: 0) == "t"
         }
-        if recorded == true,
-            try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations").first({ $0.int(at: 0) })
-                == latestVersion
-        {
-            return latestVersion
-        }
-        return try connection.transaction {
-            try connection.query("SELECT pg_advisory_xact_lock($1)", [lockKey])
-            try connection.execute(
-                """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version integer PRIMARY KEY,
-                    applied_at timestamptz NOT NULL DEFAULT now()
-                )
-                """
-            )
-            let current =
-                try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations")
-                .first { $0.int(at: 0) } ?? 0
-            guard current <= latestVersion else {
-                throw PostgresError(
-                    state: "XX000",
-                    message: "database schema version \(current) is newer than this build knows (\(latestVersion))")
-            }
-            for migration in all where migration.version > current {
-                try connection.execute(migration.sql)
-                try connection.run("INSERT INTO schema_migrations (version) VALUES ($1)", [migration.version])
-                logger.info("schema migration applied", ["version": migration.version, "summary": migration.summary])
-            }
-            if current < 1 {
-                for name in EventType.defaultCatalog {
-                    try connection.run("INSERT INTO event_types (name, company_id) VALUES ($1, NULL)", [name])
-                }
-            }
-            return latestVersion
-        }
+        guard exists == true else { return nil }
+        return try connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations").first { $0.int(at: 0) }
     }
 }
 
@@ -195,11 +218,18 @@ extension PostgresMigration {
 
     /// The queue by webhook, in due order: a claim whose window is filled by webhooks at their cap finds the
     /// others' due deliveries one webhook at a time, whatever the backlogs ahead of them.
+    ///
+    /// Built `CONCURRENTLY`: a plain `CREATE INDEX` would hold up every write to `deliveries` (intake, claims,
+    /// attempt records) for as long as it reads the table, which on a large one is minutes of 503s. An index left
+    /// invalid by a build that failed part way is dropped and built again.
     static let v2 = PostgresMigration(
         version: 2, summary: "pending deliveries by webhook and due time",
-        sql: """
-            CREATE INDEX deliveries_pending_webhook ON deliveries (webhook_seq, next_attempt_at, seq)
-                WHERE status = 'pending';
+        outsideTransaction: [
+            "DROP INDEX CONCURRENTLY IF EXISTS deliveries_pending_webhook",
             """
+            CREATE INDEX CONCURRENTLY deliveries_pending_webhook ON deliveries (webhook_seq, next_attempt_at, seq)
+                WHERE status = 'pending'
+            """,
+        ]
     )
 }

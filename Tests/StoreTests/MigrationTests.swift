@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import TestSupport
 import Testing
 import WebhookCore
@@ -19,6 +20,85 @@ import WebhookCore
             }
             #expect(versions == [1, 2, 3, 4, 5, 6])
         }
+    }
+
+    /// PostgreSQL only: the queue index of v2 is built `CONCURRENTLY`. A plain build waits for the writers already
+    /// at work on `deliveries` and holds up every writer after it until it is done, which on a large table is
+    /// minutes of intake answered 503; built concurrently, writers go on while it waits and builds.
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only"))
+    func theQueueIndexIsBuiltWithoutHoldingUpWrites() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let migrator = try PostgresConnection(conninfo: database.url)
+        defer { migrator.close() }
+        #expect(try PostgresMigration.migrate(migrator, logger: quietLogger, upTo: 1) == 1)
+
+        // A transaction that is writing to deliveries and has not ended: any index build waits for it.
+        let holder = try PostgresConnection(conninfo: database.url)
+        defer { holder.close() }
+        try holder.execute("BEGIN; LOCK TABLE deliveries IN ROW EXCLUSIVE MODE")
+        let outcome = Locked<Result<Int, any Error>?>(nil)
+        nonisolated(unsafe) let migrating = migrator
+        let thread = Thread {
+            let result = Result { try PostgresMigration.migrate(migrating, logger: quietLogger) }
+            outcome.withLock { $0 = result }
+        }
+        thread.start()
+        func buildsWaiting() throws -> String {
+            try database.psql(
+                """
+                SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+                  AND query LIKE 'CREATE INDEX%deliveries_pending_webhook%'
+                """
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let giveUp = Date().addingTimeInterval(10)
+        while try buildsWaiting() != "1" && Date() < giveUp {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        try #require(try buildsWaiting() == "1", "the index build never waited for the open transaction")
+
+        // Another writer meanwhile is answered at once, not queued behind the build (2 s and it gives up).
+        let writer = try PostgresConnection(conninfo: database.url, statementTimeout: 2)
+        defer { writer.close() }
+        #expect(try writer.run("UPDATE deliveries SET lease_until = NULL WHERE seq < 0") == 0)
+
+        try holder.execute("COMMIT")
+        let finishBy = Date().addingTimeInterval(10)
+        while outcome.withLock({ $0 }) == nil && Date() < finishBy {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try outcome.withLock { $0 }?.get() == PostgresMigration.latestVersion)
+        let valid = try database.psql(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'deliveries_pending_webhook'::regclass")
+        #expect(valid.trimmingCharacters(in: .whitespacesAndNewlines) == "t")
+        let versions = try database.psql(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2")
+    }
+
+    /// Four processes starting at once on a new database: each step is applied once, the catalog seeded once,
+    /// and every process opens the store at the latest version.
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only"))
+    func processesStartingTogetherApplyEachStepOnce() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        let opened = Locked<[Result<Int, any Error>]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            let result = Result {
+                let store = try PostgresStore(conninfo: database.url, logger: quietLogger, cipher: testCipher)
+                defer { store.close() }
+                return store.schemaVersion
+            }
+            opened.withLock { $0.append(result) }
+        }
+        let versions = try opened.withLock { $0 }.map { try $0.get() }
+        #expect(versions == Array(repeating: PostgresMigration.latestVersion, count: 4))
+        let recorded = try database.psql(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")
+        #expect(recorded.trimmingCharacters(in: .whitespacesAndNewlines) == "1,2")
+        let global = try database.psql("SELECT count(*) FROM event_types WHERE company_id IS NULL")
+        #expect(global.trimmingCharacters(in: .whitespacesAndNewlines) == String(EventType.defaultCatalog.count))
     }
 
     @Test func defaultCatalogIsSeededAsGlobalTypes() throws {
