@@ -45,6 +45,24 @@ enum ClusterLoad {
             ] + extra
     }
 
+    /// Starts `count` `serve` processes with `arguments`, each on a port of its own; when one fails to start, those
+    /// already started are killed before the error is thrown.
+    static func startServers(
+        _ count: Int, arguments: [String], directory: String
+    ) async throws -> [(process: ServerProcess, port: Int)] {
+        var servers: [(process: ServerProcess, port: Int)] = []
+        do {
+            for _ in 0..<count {
+                let (process, port) = try await ServerProcess.startServer(arguments, directory: directory)
+                servers.append((process, port))
+            }
+        } catch {
+            servers.forEach { $0.process.kill() }
+            throw error
+        }
+        return servers
+    }
+
     /// Recorded attempts counted by status or error kind, e.g. `204 × 100012, timeout × 41`.
     static func attemptSummary(_ database: Database) -> String {
         let rows = try? Shell.run(

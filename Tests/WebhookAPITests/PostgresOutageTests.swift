@@ -53,12 +53,9 @@ import Testing
 
         let key = try ClusterLoad.makeKey(database, directory: directory.path)
         let arguments = ClusterLoad.serveArguments(database, caFile: ca.caFile)
-        var servers: [(process: ServerProcess, port: Int)] = []
+        let servers = try await ClusterLoad.startServers(
+            Self.processCount, arguments: arguments, directory: directory.path)
         defer { servers.forEach { $0.process.kill() } }
-        for _ in 0..<Self.processCount {
-            let (process, port) = try await ServerProcess.startServer(arguments, directory: directory.path)
-            servers.append((process, port))
-        }
         let ports = servers.map(\.port)
         for (index, receiver) in receivers.enumerated() {
             _ = try await ClusterLoad.createWebhook(

@@ -56,12 +56,9 @@ import Testing
 
         let key = try ClusterLoad.makeKey(database, directory: directory.path)
         let arguments = ClusterLoad.serveArguments(database, caFile: ca.caFile)
-        var servers: [(process: ServerProcess, port: Int)] = []
+        let servers = try await ClusterLoad.startServers(
+            Self.processCount, arguments: arguments, directory: directory.path)
         defer { servers.forEach { $0.process.kill() } }
-        for _ in 0..<Self.processCount {
-            let (process, port) = try await ServerProcess.startServer(arguments, directory: directory.path)
-            servers.append((process, port))
-        }
         let ports = servers.map(\.port)
 
         // Webhooks created through the first process are visible through the others at once.
