@@ -38,10 +38,7 @@ struct Migration: Sendable {
                     $0.int(at: 0)
                 } ?? 0
             guard current <= latestVersion else {
-                throw SQLiteError(
-                    code: SQLITE_ERROR,
-                    message: "database schema version \(current) is newer than this build knows (\(latestVersion))"
-                )
+                throw StoreError.schemaTooNew(version: current, known: latestVersion)
             }
 
             for migration in all where migration.version > current {

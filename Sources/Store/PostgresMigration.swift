@@ -58,9 +58,7 @@ struct PostgresMigration: Sendable {
         )
         let current = try appliedVersion(connection) ?? 0
         guard current <= latestVersion else {
-            throw PostgresError(
-                state: "XX000",
-                message: "database schema version \(current) is newer than this build knows (\(latestVersion))")
+            throw StoreError.schemaTooNew(version: current, known: latestVersion)
         }
         for migration in all where migration.version > current && migration.version <= target {
             if migration.outsideTransaction.isEmpty {

@@ -9,6 +9,9 @@ import WebhookCore
 
 /// Persistent state of the service. Implementations are safe to call from many threads at once.
 public protocol Store: Sendable {
+    /// The schema version after the migrations applied when the store was opened.
+    var schemaVersion: Int { get }
+
     /// Answers when the database is reachable and usable; throws otherwise.
     func ping() throws
 
@@ -262,6 +265,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case invalidSetting(String)
     /// The database's webhook tokens were sealed with another master key.
     case wrongMasterKey
+    /// The database's schema was migrated by a later release than this build (`known` is this build's latest).
+    case schemaTooNew(version: Int, known: Int)
     /// The store was closed.
     case closed
 
@@ -275,6 +280,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .wrongMasterKey:
             "stored webhook tokens do not open with the configured key: start with the --master-key-file this "
                 + "database was first used with (every process of a deployment needs the same one)"
+        case .schemaTooNew(let version, let known):
+            "the database's schema is at version \(version), newer than this build knows (\(known)): a later release "
+                + "migrated it, and migrations are not undone; run that release or a later one"
         case .closed: "store is closed"
         }
     }

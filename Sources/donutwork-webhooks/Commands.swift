@@ -213,10 +213,12 @@ let migrateCommand = Command(
     name: "migrate",
     synopsis: "donutwork-webhooks migrate [--database ...]",
     summary: "Applies the store's schema migrations and exits. `serve` also applies them at start.",
-    flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
+    // Logs at info by default: a `schema migration applied` line for each step, as it is applied.
+    flags: [databaseFlag, masterKeyFlag, logLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         store.close()
+        print("schema version \(store.schemaVersion)")
         print("migrations applied")
         return 0
     })

@@ -285,6 +285,38 @@ import WebhookCore
         #expect(health.status == 200)
     }
 
+    /// `migrate` says what it applied (a log line a step, at info) and the version the schema is at; on a database
+    /// a later release migrated it refuses with one sentence that says what to do, not an internal error code.
+    @Test func migrateSaysTheSchemaVersionAndRefusesANewerSchema() throws {
+        defer { cleanUp() }
+        let latest = database.kind == .postgres ? 2 : 6
+        let first = try run(["migrate"] + database.arguments)
+        #expect(first.status == 0, "\(first)")
+        #expect(first.stdoutLines == ["schema version \(latest)", "migrations applied"], "\(first)")
+        let applied = first.stderr.split(separator: "\n").filter { $0.contains(#"msg="schema migration applied""#) }
+        #expect(applied.count == latest, "\(first.stderr)")
+
+        let again = try run(["migrate"] + database.arguments)
+        #expect(again.stdoutLines == ["schema version \(latest)", "migrations applied"], "\(again)")
+        #expect(!again.stderr.contains("schema migration applied"), "\(again.stderr)")
+
+        let future = "INSERT INTO schema_migrations (version) VALUES (99)"
+        if let path = database.sqlitePath {
+            _ = try Shell.run(
+                "sqlite3", [path, "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')"])
+        } else {
+            _ = try database.psql(future)
+        }
+        let refused = try run(["migrate"] + database.arguments)
+        #expect(refused.status == 1, "\(refused)")
+        #expect(refused.stdout == "", "\(refused)")
+        #expect(
+            refused.stderr.hasSuffix(
+                "error: the database's schema is at version 99, newer than this build knows (\(latest)): a later "
+                    + "release migrated it, and migrations are not undone; run that release or a later one\n"),
+            "\(refused.stderr)")
+    }
+
     @Test func unknownCommandExitsTwo() throws {
         defer { cleanUp() }
         let result = try run(["frobnicate", "--database", database.url])
