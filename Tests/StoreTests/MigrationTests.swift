@@ -101,6 +101,59 @@ import WebhookCore
         #expect(global.trimmingCharacters(in: .whitespacesAndNewlines) == String(EventType.defaultCatalog.count))
     }
 
+    /// PostgreSQL only: start-up migrations "wait as long as they take", whatever the database or role says
+    /// (`ALTER DATABASE ... SET statement_timeout`, `lock_timeout`, common in production). The v2 build waits for
+    /// the transactions already running, so with a server-side limit a start-up during any longer transaction was
+    /// cancelled, left an INVALID index behind, and failed again at every start ("store unavailable during open:
+    /// canceling statement due to statement timeout").
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only"))
+    func startUpMigrationsIgnoreTheServersStatementAndLockTimeouts() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        do {
+            let setup = try PostgresConnection(conninfo: database.url)
+            defer { setup.close() }
+            #expect(try PostgresMigration.migrate(setup, logger: quietLogger, upTo: 1) == 1)
+        }
+        _ = try database.psql(
+            """
+            DO $$ BEGIN
+              EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '1s');
+              EXECUTE format('ALTER DATABASE %I SET lock_timeout = %L', current_database(), '1s');
+            END $$
+            """
+        )
+
+        // A transaction writing to deliveries that lasts longer than those limits: the concurrent build waits.
+        let holder = try PostgresConnection(conninfo: database.url)
+        defer { holder.close() }
+        try holder.execute("BEGIN; LOCK TABLE deliveries IN ROW EXCLUSIVE MODE")
+        let outcome = Locked<Result<Int, any Error>?>(nil)
+        let thread = Thread {
+            let result = Result {
+                let store = try PostgresStore(conninfo: database.url, logger: quietLogger, cipher: testCipher)
+                defer { store.close() }
+                return store.schemaVersion
+            }
+            outcome.withLock { $0 = result }
+        }
+        thread.start()
+        Thread.sleep(forTimeInterval: 2.5)
+        try holder.execute("COMMIT")
+        let finishBy = Date().addingTimeInterval(15)
+        while outcome.withLock({ $0 }) == nil && Date() < finishBy {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let result = outcome.withLock { $0 }
+        #expect(
+            (try? result?.get()) == PostgresMigration.latestVersion,
+            "start-up ended with \(String(describing: result))")
+        let index = try database.psql(
+            "SELECT coalesce((SELECT indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                + "WHERE c.relname = 'deliveries_pending_webhook'), 'missing')")
+        #expect(index.trimmingCharacters(in: .whitespacesAndNewlines) == "true")
+    }
+
     @Test func defaultCatalogIsSeededAsGlobalTypes() throws {
         try withTemporaryStore { store, _ in
             let all = try store.allEventTypes()
