@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import TestSupport
 import Testing
+import WebhookAPI
 import WebhookCore
 
 /// The delivery engine end to end: real HTTPS receivers on loopback, the real dispatcher, a real database.
@@ -280,6 +282,48 @@ import WebhookCore
         #expect(enabled.status == 200)
         _ = try await emit(app, key: key, data: #"{"n":2}"#)
         #expect(await eventually(timeoutSeconds: 10) { endpoint.requests.count == 2 })
+    }
+
+    /// The same through another process: an API-only `serve --no-dispatcher` beside the delivering one (the
+    /// README's scale-out layout), or any other process sharing the database. The delivering process remembered
+    /// the 410 for a lease (70 s by default) and, meanwhile, gave back every new delivery of the webhook that its
+    /// claims found, due again a poll later, over and over: the first new event went out 68 s after it was
+    /// accepted, although `take` says work of a webhook "enabled again since, perhaps through another process,
+    /// must not wait".
+    @Test func aWebhookEnabledAgainThroughAnotherProcessGetsNewEventsSoon() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: app.database.url, threads: 1)
+        configuration.masterKeyFile = app.database.masterKeyFile
+        configuration.runsDispatcher = false
+        let apiOnly = try WebhookService(configuration: configuration, logger: Logger(label: "test", level: .error))
+        try apiOnly.start()
+        defer { apiOnly.stop(gracePeriod: .seconds(1)) }
+
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try receiver([410, 204])
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        _ = try await emit(app, key: key, data: #"{"n":1}"#)
+        #expect(
+            await eventually(timeoutSeconds: 10) {
+                let shown = try? await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
+                return shown?.json?["status"] as? String == "disabled"
+            })
+
+        let enabled = try await HTTPClient.send(
+            "POST", "http://127.0.0.1:\(apiOnly.port)/2026-02-01/webhooks/\(webhook.id)/enable.json",
+            headers: ["Authorization": "Bearer \(key)"], body: nil)
+        #expect(enabled.status == 200)
+        let sent = Date()
+        let accepted = try await HTTPClient.send(
+            "POST", "http://127.0.0.1:\(apiOnly.port)/2026-02-01/events.json",
+            headers: ["Authorization": "Bearer \(key)", "Content-Type": "application/json"],
+            body: Array(#"{"event":{"type":"RecurringPayments.charge.paid","data":{"n":2}}}"#.utf8))
+        #expect(accepted.status == 202)
+        let delivered = await eventually(timeoutSeconds: 10) { endpoint.requests.count == 2 }
+        #expect(delivered, "the new event was not sent within \(Date().timeIntervalSince(sent)) s")
     }
 
     @Test func retryAfterIsHonoured() async throws {
