@@ -154,6 +154,65 @@ import WebhookCore
         #expect(index.trimmingCharacters(in: .whitespacesAndNewlines) == "true")
     }
 
+    /// PostgreSQL only: a process whose role may read and write rows but not create (what the README asks of a
+    /// migrated database) starting while an administrator's `migrate` holds the lock. It waits for the lock, as it
+    /// should, but then ran `CREATE TABLE IF NOT EXISTS` on a database that was up to date by then and failed with
+    /// "permission denied for schema public". A concurrent index build makes that wait minutes long on a large
+    /// `deliveries`, so every process started during an upgrade failed.
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only"))
+    func aRoleWithoutCreateRightsOpensTheStoreOnceAnotherProcessMigrated() throws {
+        let database = try TestDatabase.make()
+        defer { database.drop() }
+        do {
+            let setup = try PostgresConnection(conninfo: database.url)
+            defer { setup.close() }
+            #expect(try PostgresMigration.migrate(setup, logger: quietLogger) == PostgresMigration.latestVersion)
+        }
+        let role = "dw_rows_only_" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        _ = try database.psql(
+            """
+            CREATE ROLE \(role) LOGIN;
+            REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role);
+            """
+        )
+        defer { _ = try? database.psql("DROP OWNED BY \(role); DROP ROLE \(role)") }
+        var components = try #require(URLComponents(string: database.url))
+        components.user = role
+        let rowsOnlyURL = try #require(components.string)
+
+        // An administrator's migration is under way: it holds the lock, the last step not yet recorded.
+        _ = try database.psql("DELETE FROM schema_migrations WHERE version = \(PostgresMigration.latestVersion)")
+        let administrator = try PostgresConnection(conninfo: database.url)
+        defer { administrator.close() }
+        try administrator.query("SELECT pg_advisory_lock($1)", [PostgresMigration.lockKey])
+
+        let outcome = Locked<Result<Int, any Error>?>(nil)
+        let thread = Thread {
+            let result = Result {
+                let store = try PostgresStore(conninfo: rowsOnlyURL, logger: quietLogger, cipher: testCipher)
+                defer { store.close() }
+                return store.schemaVersion
+            }
+            outcome.withLock { $0 = result }
+        }
+        thread.start()
+        Thread.sleep(forTimeInterval: 1)
+        #expect(outcome.withLock { $0 } == nil, "the process did not wait for the migration under way")
+        _ = try administrator.run(
+            "INSERT INTO schema_migrations (version) VALUES ($1)", [PostgresMigration.latestVersion])
+        try administrator.query("SELECT pg_advisory_unlock($1)", [PostgresMigration.lockKey])
+
+        let finishBy = Date().addingTimeInterval(10)
+        while outcome.withLock({ $0 }) == nil && Date() < finishBy {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let result = outcome.withLock { $0 }
+        #expect(
+            (try? result?.get()) == PostgresMigration.latestVersion,
+            "start-up ended with \(String(describing: result))")
+    }
+
     @Test func defaultCatalogIsSeededAsGlobalTypes() throws {
         try withTemporaryStore { store, _ in
             let all = try store.allEventTypes()
