@@ -39,15 +39,29 @@ struct PostgresMigration: Sendable {
         _ connection: PostgresConnection, logger: Logger, upTo target: Int = latestVersion
     ) throws -> Int {
         // Already up to date: no lock and no DDL, so a role without CREATE rights can run a migrated database.
-        if try appliedVersion(connection) == target {
-            return target
+        if let done = try finished(connection, target: target) {
+            return done
         }
+        // Migrations wait as long as they take, whatever limits the database or role sets for everyday sessions: a
+        // concurrent index build cut off part way leaves an invalid index and a store that never opens.
+        try connection.execute("SET statement_timeout = 0; SET lock_timeout = 0")
+        defer { try? connection.execute("RESET statement_timeout; RESET lock_timeout") }
         // A session lock taken by polling, not by waiting in `pg_advisory_lock`: a session waiting there holds a
         // snapshot, which `CREATE INDEX CONCURRENTLY` in the session holding the lock would wait for in turn.
+        var waitingLogged = false
         while try connection.query("SELECT pg_try_advisory_lock($1)", [lockKey]).first({ $0.string(at: 0) }) != "t" {
+            if !waitingLogged {
+                logger.info("waiting for another process's schema migration to finish")
+                waitingLogged = true
+            }
             Thread.sleep(forTimeInterval: lockPollInterval)
         }
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [lockKey]) }
+        // Another process may have finished the work while this one waited: then no DDL at all, so that a role
+        // without CREATE rights opens the store (and a newer schema is refused as such).
+        if let done = try finished(connection, target: target) {
+            return done
+        }
         try connection.execute(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -57,9 +71,6 @@ struct PostgresMigration: Sendable {
             """
         )
         let current = try appliedVersion(connection) ?? 0
-        guard current <= latestVersion else {
-            throw StoreError.schemaTooNew(version: current, known: latestVersion)
-        }
         for migration in all where migration.version > current && migration.version <= target {
             if migration.outsideTransaction.isEmpty {
                 try connection.transaction {
@@ -80,6 +91,16 @@ struct PostgresMigration: Sendable {
             logger.info("schema migration applied", ["version": migration.version, "summary": migration.summary])
         }
         return max(current, min(target, latestVersion))
+    }
+
+    /// The version applied when it is `target` or later, which leaves nothing to do; `nil` when steps remain.
+    /// - Throws: `StoreError.schemaTooNew` when a later release migrated the database.
+    private static func finished(_ connection: PostgresConnection, target: Int) throws -> Int? {
+        guard let applied = try appliedVersion(connection), applied >= target else { return nil }
+        guard applied <= latestVersion else {
+            throw StoreError.schemaTooNew(version: applied, known: latestVersion)
+        }
+        return applied
     }
 
     /// The highest version recorded in `schema_migrations`, 0 when it is empty, `nil` when it does not exist yet.
