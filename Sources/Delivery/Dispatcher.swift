@@ -57,12 +57,25 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    /// A webhook the loop sends nothing to: deleted or disabled through this process, or disabled by a 410 it got.
+    ///
+    /// A claim that raced the change may still bring the webhook's work, so the loop drops that work until a claim
+    /// made after the change has been answered; from then on the store, which claims only for enabled webhooks,
+    /// decides (a webhook enabled again, perhaps through another process, gets its new work at once).
+    struct Cancellation {
+        /// When the store says so: the delete or disable committed, or the 410 attempt recorded (which disables the
+        /// webhook in the same transaction); `nil` until then.
+        var settledAt: Date?
+        /// When to forget it regardless: a lease after the change, when no claim from before it can be held.
+        var expires: Date
+    }
+
     /// Requests from other threads, read by the loop.
     private struct Inbox {
         var running = true
         var woken = false
-        /// Webhooks deleted or disabled, with when to forget them (after any claim that raced the change).
-        var cancelled: [Int64: Date] = [:]
+        /// Webhooks whose work the loop drops, by webhook.
+        var cancelled: [Int64: Cancellation] = [:]
         /// Callers of `cancel` waiting until the loop has dropped their webhook's work.
         var acknowledgements: [DispatchSemaphore] = []
         /// Attempts were recorded since the last look: their leases ended, so their webhooks have room again.
@@ -107,7 +120,15 @@ public final class Dispatcher: Sendable {
                     for attempt in batch {
                         onAttempt?(attempt.record.outcome, attempt.seconds)
                     }
-                    inbox.withLock { $0.recorded = true }
+                    let now = Date()
+                    inbox.withLock { inbox in
+                        inbox.recorded = true
+                        for attempt in batch {
+                            if case .disableWebhook = attempt.record.outcome {
+                                inbox.cancelled[attempt.record.webhookSeq]?.settledAt = now
+                            }
+                        }
+                    }
                     curl_multi_wakeup(multi.handle)
                 },
                 claimed: { [self] answer in
@@ -134,7 +155,10 @@ public final class Dispatcher: Sendable {
     public func cancel(webhookSeq: Int64, timeout: Double = 5) {
         let acknowledged = DispatchSemaphore(value: 0)
         inbox.withLock { inbox in
-            inbox.cancelled[webhookSeq] = Date().addingTimeInterval(configuration.lease)
+            // Called once the store has the change.
+            let now = Date()
+            inbox.cancelled[webhookSeq] = Cancellation(
+                settledAt: now, expires: now.addingTimeInterval(configuration.lease))
             inbox.acknowledgements.append(acknowledged)
         }
         curl_multi_wakeup(multi.handle)
@@ -143,8 +167,8 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Sends to a webhook again that a 410 (or `cancel`) stopped, now that it was enabled again: without this the
-    /// loop would keep dropping its new work until the lease-long memory of the cancellation ran out.
+    /// Sends to a webhook again that a 410 (or `cancel`) stopped, now that it was enabled again through this
+    /// process: its work is taken from the next claim on (an enable through another process is seen a claim later).
     public func resume(webhookSeq: Int64) {
         inbox.withLock { inbox in
             inbox.cancelled[webhookSeq] = nil
@@ -196,7 +220,14 @@ public final class Dispatcher: Sendable {
             inbox.recorded = false
             inbox.claimAnswer = nil
             inbox.acknowledgements.removeAll()
-            inbox.cancelled = inbox.cancelled.filter { $0.value > now }
+            inbox.cancelled = inbox.cancelled.filter { _, cancellation in
+                if let answer = claimAnswer, case .success = answer.claim, let settled = cancellation.settledAt,
+                    settled <= answer.claimedAt
+                {
+                    return false  // this claim saw the change: the store decides now
+                }
+                return cancellation.expires > now
+            }
             return (inbox.running, woken, recorded, claimAnswer, Set(inbox.cancelled.keys), acknowledgements)
         }
     }
@@ -214,7 +245,10 @@ public final class Dispatcher: Sendable {
     }
 
     fileprivate func rememberCancelled(_ webhookSeq: Int64, now: Date) {
-        inbox.withLock { $0.cancelled[webhookSeq] = now.addingTimeInterval(configuration.lease) }
+        inbox.withLock {
+            $0.cancelled[webhookSeq] = Cancellation(
+                settledAt: nil, expires: now.addingTimeInterval(configuration.lease))
+        }
     }
 }
 
@@ -325,10 +359,9 @@ private struct DispatchLoop {
             queuedPerEndpoint[job.webhookSeq, default: 0] += 1
         }
         for job in claim.jobs {
-            // Given back rather than held until its lease expires: work of a webhook cancelled here (enabled again
-            // since, perhaps through another process, it must not wait; a deleted or disabled webhook's deliveries
-            // are no longer pending, so giving them back changes nothing), and more than one round of work for
-            // an endpoint.
+            // Given back rather than held until its lease expires: work of a webhook cancelled here by a claim that
+            // raced the change (a deleted or disabled webhook's deliveries are no longer pending, so giving them back
+            // changes nothing; see `Dispatcher.Cancellation`), and more than one round of work for an endpoint.
             if cancelled.contains(job.webhookSeq)
                 || queuedPerEndpoint[job.webhookSeq, default: 0] >= configuration.maxInFlightPerEndpoint
             {
