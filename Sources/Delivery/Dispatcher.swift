@@ -63,11 +63,14 @@ public final class Dispatcher: Sendable {
     /// made after the change has been answered; from then on the store, which claims only for enabled webhooks,
     /// decides (a webhook enabled again, perhaps through another process, gets its new work at once).
     struct Cancellation {
-        /// When the store says so: the delete or disable committed, or the 410 attempt recorded (which disables the
-        /// webhook in the same transaction); `nil` until then.
-        var settledAt: Date?
+        /// When the store says so (on the monotonic clock): the delete or disable committed, or the 410 attempt
+        /// recorded (which disables the webhook in the same transaction); `nil` until then, and for good when that
+        /// record was lost.
+        var settledAt: DispatchTime?
         /// When to forget it regardless: a lease after the change, when no claim from before it can be held.
         var expires: Date
+        /// Whether the loop has dropped the webhook's work since: only then may a later claim's answer end it.
+        var applied = false
     }
 
     /// Requests from other threads, read by the loop.
@@ -120,10 +123,10 @@ public final class Dispatcher: Sendable {
                     for attempt in batch {
                         onAttempt?(attempt.record.outcome, attempt.seconds)
                     }
-                    let now = Date()
+                    let now = DispatchTime.now()
                     inbox.withLock { inbox in
                         inbox.recorded = true
-                        for attempt in batch {
+                        for attempt in batch where attempt.committed {
                             if case .disableWebhook = attempt.record.outcome {
                                 inbox.cancelled[attempt.record.webhookSeq]?.settledAt = now
                             }
@@ -156,9 +159,8 @@ public final class Dispatcher: Sendable {
         let acknowledged = DispatchSemaphore(value: 0)
         inbox.withLock { inbox in
             // Called once the store has the change.
-            let now = Date()
             inbox.cancelled[webhookSeq] = Cancellation(
-                settledAt: now, expires: now.addingTimeInterval(configuration.lease))
+                settledAt: .now(), expires: Date().addingTimeInterval(configuration.lease))
             inbox.acknowledgements.append(acknowledged)
         }
         curl_multi_wakeup(multi.handle)
@@ -221,12 +223,15 @@ public final class Dispatcher: Sendable {
             inbox.claimAnswer = nil
             inbox.acknowledgements.removeAll()
             inbox.cancelled = inbox.cancelled.filter { _, cancellation in
-                if let answer = claimAnswer, case .success = answer.claim, let settled = cancellation.settledAt,
-                    settled <= answer.claimedAt
+                if cancellation.applied, let answer = claimAnswer, case .success = answer.claim,
+                    let settled = cancellation.settledAt, settled <= answer.startedAt
                 {
                     return false  // this claim saw the change: the store decides now
                 }
                 return cancellation.expires > now
+            }
+            for webhookSeq in inbox.cancelled.keys {
+                inbox.cancelled[webhookSeq]?.applied = true
             }
             return (inbox.running, woken, recorded, claimAnswer, Set(inbox.cancelled.keys), acknowledgements)
         }

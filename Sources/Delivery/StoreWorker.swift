@@ -21,12 +21,16 @@ final class StoreWorker: Sendable {
         var logFields: [(String, String)]
         /// How long the attempt took, for the latency histogram.
         var seconds: Double
+        /// Whether the store has the record: false for one the store refused, or gave up on while unavailable.
+        var committed = false
     }
 
     /// What a claim asked for and what it got.
     struct ClaimAnswer: Sendable {
         /// When the claim was made (its leases run from then).
         var claimedAt: Date
+        /// The same moment on the monotonic clock, for ordering against other events of this process.
+        var startedAt: DispatchTime
         var limit: Int
         var claim: Result<DeliveryClaim, StoreError>
     }
@@ -136,14 +140,19 @@ final class StoreWorker: Sendable {
             }
             if !batch.isEmpty {
                 let again = recordBatch(batch, stopping: stopping)
-                if !again.isEmpty {
+                if !again.deliveries.isEmpty {
                     state.withLock { state in
-                        state.retrying += again
+                        state.retrying += again.deliveries
                         state.retryAt = DispatchTime.now() + Self.retryDelay
                     }
                 }
-                let retried = Set(again.map(\.record.deliverySeq))
-                observers.recorded(batch.filter { !retried.contains($0.record.deliverySeq) })
+                let retried = Set(again.deliveries.map(\.record.deliverySeq))
+                observers.recorded(
+                    batch.filter { !retried.contains($0.record.deliverySeq) }.map { attempt in
+                        var told = attempt
+                        told.committed = !again.lost.contains(attempt.record.deliverySeq)
+                        return told
+                    })
             }
             for release in releases {
                 give(release)
@@ -159,11 +168,13 @@ final class StoreWorker: Sendable {
         }
     }
 
-    /// Records `batch` and logs each attempt's line; returns the attempts to record again later: those the database
-    /// was unavailable for, while their leases still have half their time (a later record must not race another
-    /// process that took the delivery after the lease) and the worker is not stopping.
-    private func recordBatch(_ batch: [Finished], stopping: Bool) -> [Finished] {
+    /// Records `batch` and logs each attempt's line; returns the attempts to record again later (`deliveries`):
+    /// those the database was unavailable for, while their leases still have half their time (a later record must
+    /// not race another process that took the delivery after the lease) and the worker is not stopping; and the
+    /// delivery seqs of those that will never be recorded (`lost`).
+    private func recordBatch(_ batch: [Finished], stopping: Bool) -> (deliveries: [Finished], lost: Set<Int64>) {
         var unrecorded: [Finished] = []
+        var lost: Set<Int64> = []
         var lastError: (any Error)?
         do {
             try store.recordAttempts(batch.map(\.record), disableAfter: configuration.disableAfter)
@@ -180,6 +191,7 @@ final class StoreWorker: Sendable {
                     lastError = StoreError.unavailable(operation: operation, message: message)
                 } catch {
                     reportFailure(attempt, error)
+                    lost.insert(attempt.record.deliverySeq)
                 }
             }
         }
@@ -194,6 +206,7 @@ final class StoreWorker: Sendable {
                 again.append(attempt)
             } else {
                 dropped.append(attempt)
+                lost.insert(attempt.record.deliverySeq)
             }
         }
         let error = lastError.map { String(describing: $0) } ?? "-"
@@ -211,7 +224,7 @@ final class StoreWorker: Sendable {
         for attempt in batch where !retried.contains(attempt.record.deliverySeq) {
             logger.log(.info, "attempt", fields: [("delivery_id", attempt.deliveryID)] + attempt.logFields)
         }
-        return again
+        return (again, lost)
     }
 
     private func reportFailure(_ attempt: Finished, _ error: any Error) {
@@ -230,17 +243,18 @@ final class StoreWorker: Sendable {
 
     private func claim(limit: Int) -> ClaimAnswer {
         let now = Date()
+        let startedAt = DispatchTime.now()
         do {
             // The store holds each webhook to its cap across every process sharing the database.
             let claim = try store.claimDeliveries(
                 now: now, leaseUntil: now.addingTimeInterval(configuration.lease), limit: limit,
                 perWebhookLimit: configuration.maxInFlightPerEndpoint)
-            return ClaimAnswer(claimedAt: now, limit: limit, claim: .success(claim))
+            return ClaimAnswer(claimedAt: now, startedAt: startedAt, limit: limit, claim: .success(claim))
         } catch let error as StoreError {
-            return ClaimAnswer(claimedAt: now, limit: limit, claim: .failure(error))
+            return ClaimAnswer(claimedAt: now, startedAt: startedAt, limit: limit, claim: .failure(error))
         } catch {
             return ClaimAnswer(
-                claimedAt: now, limit: limit,
+                claimedAt: now, startedAt: startedAt, limit: limit,
                 claim: .failure(.failed(operation: "claimDueDeliveries", code: -1, message: "\(error)")))
         }
     }

@@ -48,11 +48,15 @@ struct PostgresMigration: Sendable {
         defer { try? connection.execute("RESET statement_timeout; RESET lock_timeout") }
         // A session lock taken by polling, not by waiting in `pg_advisory_lock`: a session waiting there holds a
         // snapshot, which `CREATE INDEX CONCURRENTLY` in the session holding the lock would wait for in turn.
-        var waitingLogged = false
+        let waitStarted = Date()
+        var nextWaitLog = waitStarted
         while try connection.query("SELECT pg_try_advisory_lock($1)", [lockKey]).first({ $0.string(at: 0) }) != "t" {
-            if !waitingLogged {
-                logger.info("waiting for another process's schema migration to finish")
-                waitingLogged = true
+            if Date() >= nextWaitLog {
+                // Once at first and every 10 s after: a build that takes minutes should not look like a hang.
+                logger.info(
+                    "waiting for another process's schema migration to finish",
+                    ["waited_s": Int(Date().timeIntervalSince(waitStarted))])
+                nextWaitLog = nextWaitLog.addingTimeInterval(10)
             }
             Thread.sleep(forTimeInterval: lockPollInterval)
         }
