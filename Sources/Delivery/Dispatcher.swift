@@ -71,6 +71,10 @@ public final class Dispatcher: Sendable {
         var expires: Date
         /// Whether the loop has dropped the webhook's work since: only then may a later claim's answer end it.
         var applied = false
+        /// A 410 whose record the store worker has not reported yet (it may be retried while the database is away,
+        /// for longer than a lease): kept past `expires` until then, so that a claim made when the database is back
+        /// but before the disable lands cannot send to the webhook again.
+        var awaitingRecord = false
     }
 
     /// Requests from other threads, read by the loop.
@@ -126,9 +130,12 @@ public final class Dispatcher: Sendable {
                     let now = DispatchTime.now()
                     inbox.withLock { inbox in
                         inbox.recorded = true
-                        for attempt in batch where attempt.committed {
+                        for attempt in batch {
                             if case .disableWebhook = attempt.record.outcome {
-                                inbox.cancelled[attempt.record.webhookSeq]?.settledAt = now
+                                inbox.cancelled[attempt.record.webhookSeq]?.awaitingRecord = false
+                                if attempt.committed {
+                                    inbox.cancelled[attempt.record.webhookSeq]?.settledAt = now
+                                }
                             }
                         }
                     }
@@ -228,7 +235,7 @@ public final class Dispatcher: Sendable {
                 {
                     return false  // this claim saw the change: the store decides now
                 }
-                return cancellation.expires > now
+                return cancellation.expires > now || cancellation.awaitingRecord
             }
             for webhookSeq in inbox.cancelled.keys {
                 inbox.cancelled[webhookSeq]?.applied = true
@@ -252,7 +259,7 @@ public final class Dispatcher: Sendable {
     fileprivate func rememberCancelled(_ webhookSeq: Int64, now: Date) {
         inbox.withLock {
             $0.cancelled[webhookSeq] = Cancellation(
-                settledAt: nil, expires: now.addingTimeInterval(configuration.lease))
+                settledAt: nil, expires: now.addingTimeInterval(configuration.lease), awaitingRecord: true)
         }
     }
 }

@@ -170,8 +170,8 @@ final class StoreWorker: Sendable {
 
     /// Records `batch` and logs each attempt's line; returns the attempts to record again later (`deliveries`):
     /// those the database was unavailable for, while their leases still have half their time (a later record must
-    /// not race another process that took the delivery after the lease) and the worker is not stopping; and the
-    /// delivery seqs of those that will never be recorded (`lost`).
+    /// not race another process that took the delivery after the lease) and the worker is not stopping, and after
+    /// that a 410's disable alone; and the delivery seqs of those that will never be recorded (`lost`).
     private func recordBatch(_ batch: [Finished], stopping: Bool) -> (deliveries: [Finished], lost: Set<Int64>) {
         var unrecorded: [Finished] = []
         var lost: Set<Int64> = []
@@ -203,6 +203,11 @@ final class StoreWorker: Sendable {
             if !stopping && now < attempt.record.finishedAt.addingTimeInterval(configuration.lease / 2) {
                 // The failed call may have committed before the database stopped answering.
                 attempt.record.mayBeRecorded = true
+                again.append(attempt)
+            } else if !stopping, case .disableWebhook = attempt.record.outcome {
+                // A 410: the record is given up, not the disable, which is tried until the database answers (doing
+                // it twice changes nothing).
+                attempt.record.disableOnly = true
                 again.append(attempt)
             } else {
                 dropped.append(attempt)

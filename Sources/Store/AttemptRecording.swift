@@ -14,6 +14,9 @@ public struct AttemptRecord: Sendable, Equatable {
     /// An earlier call to record it failed without saying whether it committed (the database stopped answering):
     /// if the attempt is already there, it is skipped instead of counted twice.
     public var mayBeRecorded = false
+    /// The attempt's own record was given up (too late: another process may have taken the delivery since), but the
+    /// webhook disable its 410 asked for is still to be made; only that is done.
+    public var disableOnly = false
 
     public init(
         deliverySeq: Int64, webhookSeq: Int64, attempt: DeliveryAttempt, outcome: AttemptOutcome, finishedAt: Date
@@ -74,6 +77,11 @@ extension AttemptSteps {
     func record(_ record: AttemptRecord, disableAfter: TimeInterval) throws -> DisabledWebhook? {
         let now = record.finishedAt
         guard let delivery = try delivery(record.deliverySeq) else { return nil }
+        if record.disableOnly {
+            guard case .disableWebhook(let reason) = record.outcome else { return nil }
+            try disableWebhook(delivery.webhookSeq, reason: reason, now: now)
+            return DisabledWebhook(webhookSeq: delivery.webhookSeq, reason: reason)
+        }
         if record.mayBeRecorded, try hasAttempt(record.attempt, deliverySeq: record.deliverySeq) {
             return nil
         }

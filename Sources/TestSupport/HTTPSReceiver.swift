@@ -29,9 +29,10 @@ public final class HTTPSReceiver: Sendable {
     ///   - headers: `Name: value` fields added to every answer.
     ///   - secretsFile: when given, each request is verified against every secret in it (one per line).
     ///   - delaySeconds: how long each answer waits after its request was logged.
+    ///   - handshakeDelaySeconds: how long each connection waits before its TLS handshake (so before its request).
     public init(
         certificate: String, key: String, status: Int = 204, statuses: [Int]? = nil, headers: [String] = [],
-        secretsFile: String? = nil, delaySeconds: Double = 0
+        secretsFile: String? = nil, delaySeconds: Double = 0, handshakeDelaySeconds: Double = 0
     ) throws {
         guard let script = Bundle.module.path(forResource: "receiver", ofType: "py") else {
             throw Shell.Failure(command: "receiver.py", status: -1, output: "resource missing")
@@ -48,6 +49,9 @@ public final class HTTPSReceiver: Sendable {
         }
         if delaySeconds > 0 {
             arguments += ["--delay", String(delaySeconds)]
+        }
+        if handshakeDelaySeconds > 0 {
+            arguments += ["--handshake-delay", String(handshakeDelaySeconds)]
         }
         process.arguments = arguments
         let output = Pipe()

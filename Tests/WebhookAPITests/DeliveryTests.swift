@@ -515,6 +515,35 @@ import WebhookCore
         let late = endpoint.requests.filter { $0.receivedAt > answeredAt }
         #expect(late.isEmpty)
     }
+
+    /// Attempts under way but not yet sent (connected to a slow endpoint whose TLS handshake takes 2 s) are
+    /// aborted by the delete. (A delete answered by a process other than the one delivering does not stop attempts
+    /// already under way there: README, Known limitations.)
+    @Test func nothingIsSentAfterADeleteAnsweredWhileAttemptsAreUnderWay() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], handshakeDelaySeconds: 2)
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        for _ in 0..<5 {
+            _ = try await emit(app, key: key, data: "{}")
+        }
+        // The attempts are under way: connected, waiting for the handshake.
+        try await Task.sleep(for: .seconds(0.5))
+        #expect(endpoint.requests.isEmpty)
+
+        let deleted = try await HTTPClient.send(
+            "DELETE", "\(app.baseURL)/2026-02-01/webhooks/\(webhook.id).json",
+            headers: ["Authorization": "Bearer \(key)"], body: nil)
+        #expect(deleted.status == 200)
+        let answeredAt = Date().timeIntervalSince1970
+        try await Task.sleep(for: .seconds(4))
+        let late = endpoint.requests.map { $0.receivedAt - answeredAt }.filter { $0 > 0 }
+        #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
+    }
 }
 
 /// Delivery settings a test may change.

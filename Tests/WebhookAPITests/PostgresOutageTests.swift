@@ -376,6 +376,62 @@ import Testing
         #expect(server.isRunning, "serve died:\n\(server.stderr.suffix(2000))")
     }
 
+    /// A 410 whose record cannot be made for half a lease: the attempt's record is given up like any other's (a later
+    /// one could race another process that took the delivery after the lease), but not the disable. Before, it went
+    /// with the record: once PostgreSQL was back the webhook showed as enabled, and the delivery that got the 410
+    /// and the webhook's new ones were sent again a lease after it.
+    @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))
+    func aGoneAnsweredDuringALongerOutageStillDisablesTheWebhook() async throws {
+        let directory = try ScratchDirectory("dw-gone-long")
+        defer { directory.remove() }
+        let cluster = try PostgresCluster()
+        defer { cluster.destroy() }
+        let database = try ClusterLoad.Database(cluster: cluster, name: "dw_gone_long", directory: directory.path)
+        let ca = try TestCertificateAuthority()
+        defer { ca.remove() }
+        // Every request answered 410, 3 s after it arrived.
+        let receiver = try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [410], delaySeconds: 3)
+        defer { receiver.stop() }
+        let key = try ClusterLoad.makeKey(database, directory: directory.path)
+        // Leases of 2 × (1 + 4) + 30 = 40 s: a record is tried again for 20 s.
+        let (server, port) = try await ServerProcess.startServer(
+            ClusterLoad.serveArguments(database, caFile: ca.caFile, extra: ["--request-timeout", "4"]),
+            directory: directory.path)
+        defer { server.kill() }
+        let webhook = try await ClusterLoad.createWebhook(
+            port: port, key: key, url: "https://localhost:\(receiver.port)/hook")
+        let first = try await HTTPClient.send(
+            "POST", "http://127.0.0.1:\(port)/2026-02-01/events.json", headers: ClusterLoad.headers(key),
+            body: ClusterLoad.eventBody(0))
+        #expect(first.status == 202, "\(first.text)")
+        try #require(await eventually(timeoutSeconds: 10) { receiver.requests.count == 1 })
+        let goneAt = receiver.requests[0].receivedAt + 3
+        try cluster.stop()
+        try await Task.sleep(for: .seconds(24))  // the 410 comes 2 s in; the database is back 22 s after it
+        try cluster.start()
+
+        var status: Int?
+        for _ in 0..<100 where status != 202 {
+            status = try? await HTTPClient.send(
+                "POST", "http://127.0.0.1:\(port)/2026-02-01/events.json", headers: ClusterLoad.headers(key),
+                body: ClusterLoad.eventBody(1)
+            ).status
+            if status != 202 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let disabled = await eventually(timeoutSeconds: 5) {
+            let shown = try? await HTTPClient.send(
+                "GET", "http://127.0.0.1:\(port)/2026-02-01/webhooks/\(webhook.id).json",
+                headers: ClusterLoad.headers(key), body: nil)
+            return shown?.json?["status"] as? String == "disabled"
+        }
+        #expect(disabled, "the webhook is still enabled \(Date().timeIntervalSince1970 - goneAt) s after its 410")
+        // Past the lease of the first delivery (40 s after its claim).
+        try await Task.sleep(for: .seconds(max(0, goneAt + 42 - Date().timeIntervalSince1970)))
+        let late = receiver.requests.map { $0.receivedAt - goneAt }.filter { $0 > 0 }
+        #expect(late.isEmpty, "\(late.count) requests arrived after the 410, \(late) s after it")
+    }
+
     /// `serve` waiting at start for the database (here: for another process's migration, whose advisory lock a
     /// psql session holds) stops on SIGTERM at once with a clear line, instead of only once the lock is released.
     @Test(.enabled(if: ClusterSuites.runHere, ClusterSuites.whyNot))

@@ -6,6 +6,8 @@ Listens on 127.0.0.1 with the given certificate and prints one JSON line per req
 --statuses 500,500,204   answers these in turn, then the last one for ever
 --header "Name: value"   adds a header field to every answer (repeatable)
 --delay SECONDS          waits this long after printing a request before answering it
+--handshake-delay SECONDS  waits this long after accepting a connection before the TLS handshake (a slow
+                         endpoint: the client cannot send its request before then)
 --secrets-file PATH      verifies each request with the official `standardwebhooks` library against every
                          secret in the file (one per line, read per request); "verified" lists the results
 """
@@ -34,6 +36,7 @@ def main():
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--secrets-file")
     parser.add_argument("--delay", type=float, default=0)
+    parser.add_argument("--handshake-delay", type=float, default=0)
     args = parser.parse_args()
 
     statuses = [int(item) for item in args.statuses.split(",")]
@@ -62,6 +65,20 @@ def main():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            self.handshake_failed = False
+            if args.handshake_delay:
+                time.sleep(args.handshake_delay)
+                try:
+                    self.request.do_handshake()
+                except (ssl.SSLError, OSError):
+                    self.handshake_failed = True  # the client gave up meanwhile
+            super().setup()
+
+        def handle(self):
+            if not self.handshake_failed:
+                super().handle()
 
         def handle_any(self):
             length = int(self.headers.get("Content-Length") or 0)
@@ -106,7 +123,8 @@ def main():
     server = Server(("127.0.0.1", args.port), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(args.cert, args.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=not args.handshake_delay)
     print(json.dumps({"listening": server.server_address[1]}), flush=True)
     try:
         server.serve_forever()
