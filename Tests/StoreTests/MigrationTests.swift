@@ -37,13 +37,8 @@ import WebhookCore
         let holder = try PostgresConnection(conninfo: database.url)
         defer { holder.close() }
         try holder.execute("BEGIN; LOCK TABLE deliveries IN ROW EXCLUSIVE MODE")
-        let outcome = Locked<Result<Int, any Error>?>(nil)
         nonisolated(unsafe) let migrating = migrator
-        let thread = Thread {
-            let result = Result { try PostgresMigration.migrate(migrating, logger: quietLogger) }
-            outcome.withLock { $0 = result }
-        }
-        thread.start()
+        let migration = Background { try PostgresMigration.migrate(migrating, logger: quietLogger) }
         func buildsWaiting() throws -> String {
             try database.psql(
                 """
@@ -64,11 +59,7 @@ import WebhookCore
         #expect(try writer.run("UPDATE deliveries SET lease_until = NULL WHERE seq < 0") == 0)
 
         try holder.execute("COMMIT")
-        let finishBy = Date().addingTimeInterval(10)
-        while outcome.withLock({ $0 }) == nil && Date() < finishBy {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        #expect(try outcome.withLock { $0 }?.get() == PostgresMigration.latestVersion)
+        #expect(try migration.wait(seconds: 10)?.get() == PostgresMigration.latestVersion)
         let valid = try database.psql(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 'deliveries_pending_webhook'::regclass")
         #expect(valid.trimmingCharacters(in: .whitespacesAndNewlines) == "t")
@@ -85,11 +76,7 @@ import WebhookCore
         defer { database.drop() }
         let opened = Locked<[Result<Int, any Error>]>([])
         DispatchQueue.concurrentPerform(iterations: 4) { _ in
-            let result = Result {
-                let store = try PostgresStore(conninfo: database.url, logger: quietLogger, cipher: testCipher)
-                defer { store.close() }
-                return store.schemaVersion
-            }
+            let result = Result { try Self.openedVersion(database.url) }
             opened.withLock { $0.append(result) }
         }
         let versions = try opened.withLock { $0 }.map { try $0.get() }
@@ -128,23 +115,10 @@ import WebhookCore
         let holder = try PostgresConnection(conninfo: database.url)
         defer { holder.close() }
         try holder.execute("BEGIN; LOCK TABLE deliveries IN ROW EXCLUSIVE MODE")
-        let outcome = Locked<Result<Int, any Error>?>(nil)
-        let thread = Thread {
-            let result = Result {
-                let store = try PostgresStore(conninfo: database.url, logger: quietLogger, cipher: testCipher)
-                defer { store.close() }
-                return store.schemaVersion
-            }
-            outcome.withLock { $0 = result }
-        }
-        thread.start()
+        let start = Background { try Self.openedVersion(database.url) }
         Thread.sleep(forTimeInterval: 2.5)
         try holder.execute("COMMIT")
-        let finishBy = Date().addingTimeInterval(15)
-        while outcome.withLock({ $0 }) == nil && Date() < finishBy {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let result = outcome.withLock { $0 }
+        let result = start.wait(seconds: 15)
         #expect(
             (try? result?.get()) == PostgresMigration.latestVersion,
             "start-up ended with \(String(describing: result))")
@@ -187,27 +161,14 @@ import WebhookCore
         defer { administrator.close() }
         try administrator.query("SELECT pg_advisory_lock($1)", [PostgresMigration.lockKey])
 
-        let outcome = Locked<Result<Int, any Error>?>(nil)
-        let thread = Thread {
-            let result = Result {
-                let store = try PostgresStore(conninfo: rowsOnlyURL, logger: quietLogger, cipher: testCipher)
-                defer { store.close() }
-                return store.schemaVersion
-            }
-            outcome.withLock { $0 = result }
-        }
-        thread.start()
+        let start = Background { try Self.openedVersion(rowsOnlyURL) }
         Thread.sleep(forTimeInterval: 1)
-        #expect(outcome.withLock { $0 } == nil, "the process did not wait for the migration under way")
+        #expect(start.result == nil, "the process did not wait for the migration under way")
         _ = try administrator.run(
             "INSERT INTO schema_migrations (version) VALUES ($1)", [PostgresMigration.latestVersion])
         try administrator.query("SELECT pg_advisory_unlock($1)", [PostgresMigration.lockKey])
 
-        let finishBy = Date().addingTimeInterval(10)
-        while outcome.withLock({ $0 }) == nil && Date() < finishBy {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        let result = outcome.withLock { $0 }
+        let result = start.wait(seconds: 10)
         #expect(
             (try? result?.get()) == PostgresMigration.latestVersion,
             "start-up ended with \(String(describing: result))")
@@ -270,5 +231,39 @@ import WebhookCore
         #expect(Timestamp.parse(text) == Timestamp.rounded(date))
         #expect(Timestamp.parse("2026-01-01 00:00:00.988Z") == nil)
         #expect(Timestamp.format(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+    }
+}
+
+extension MigrationTests {
+    /// Opens a PostgreSQL store on `url` as `serve` does at start (migrations first) and returns its schema version.
+    static func openedVersion(_ url: String) throws -> Int {
+        let store = try PostgresStore(conninfo: url, logger: quietLogger, cipher: testCipher)
+        defer { store.close() }
+        return store.schemaVersion
+    }
+}
+
+/// Work on a thread of its own (a start-up or a migration) while the test holds up the database.
+private final class Background: Sendable {
+    private let outcome = Locked<Result<Int, any Error>?>(nil)
+
+    init(_ body: @escaping @Sendable () throws -> Int) {
+        let outcome = outcome
+        Thread {
+            let result = Result { try body() }
+            outcome.withLock { $0 = result }
+        }.start()
+    }
+
+    /// How it ended, or nil while it runs.
+    var result: Result<Int, any Error>? { outcome.withLock { $0 } }
+
+    /// How it ended, waiting up to `seconds` for it; nil when it still runs.
+    func wait(seconds: Double) -> Result<Int, any Error>? {
+        let giveUp = Date().addingTimeInterval(seconds)
+        while result == nil && Date() < giveUp {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return result
     }
 }

@@ -52,6 +52,20 @@ import WebhookCore
         return (try #require(json["id"] as? String), try #require(json["token"] as? String))
     }
 
+    /// A webhook on `port` whose endpoint answers its first event 410: returns once that has disabled it.
+    private func webhookDisabledByGone(_ app: TestService, key: String, port: Int) async throws -> (
+        id: String, token: String
+    ) {
+        let webhook = try await createWebhook(app, key: key, port: port)
+        _ = try await emit(app, key: key, data: #"{"n":1}"#)
+        #expect(
+            await eventually(timeoutSeconds: 10) {
+                let shown = try? await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
+                return shown?.json?["status"] as? String == "disabled"
+            })
+        return webhook
+    }
+
     private func emit(_ app: TestService, key: String, type: String = "RecurringPayments.charge.paid", data: String)
         async throws -> [String: Any]
     {
@@ -270,13 +284,7 @@ import WebhookCore
         let key = try app.makeFullKey(company: "acme")
         let endpoint = try receiver([410, 204])
         defer { endpoint.stop() }
-        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
-        _ = try await emit(app, key: key, data: #"{"n":1}"#)
-        #expect(
-            await eventually(timeoutSeconds: 10) {
-                let shown = try? await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
-                return shown?.json?["status"] as? String == "disabled"
-            })
+        let webhook = try await webhookDisabledByGone(app, key: key, port: endpoint.port)
 
         let enabled = try await app.send("POST", "/2026-02-01/webhooks/\(webhook.id)/enable.json", key: key)
         #expect(enabled.status == 200)
@@ -304,13 +312,7 @@ import WebhookCore
         let key = try app.makeFullKey(company: "acme")
         let endpoint = try receiver([410, 204])
         defer { endpoint.stop() }
-        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
-        _ = try await emit(app, key: key, data: #"{"n":1}"#)
-        #expect(
-            await eventually(timeoutSeconds: 10) {
-                let shown = try? await app.send("GET", "/2026-02-01/webhooks/\(webhook.id).json", key: key)
-                return shown?.json?["status"] as? String == "disabled"
-            })
+        let webhook = try await webhookDisabledByGone(app, key: key, port: endpoint.port)
 
         let enabled = try await HTTPClient.send(
             "POST", "http://127.0.0.1:\(apiOnly.port)/2026-02-01/webhooks/\(webhook.id)/enable.json",
