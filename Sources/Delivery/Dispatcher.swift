@@ -144,6 +144,16 @@ public final class Dispatcher: Sendable {
                 claimed: { [self] answer in
                     inbox.withLock { $0.claimAnswer = answer }
                     curl_multi_wakeup(multi.handle)
+                },
+                checked: { [self] answer in
+                    guard !answer.stopped.isEmpty else { return }
+                    let expires = Date().addingTimeInterval(configuration.lease)
+                    inbox.withLock { inbox in
+                        for webhookSeq in answer.stopped where inbox.cancelled[webhookSeq] == nil {
+                            inbox.cancelled[webhookSeq] = Cancellation(settledAt: answer.startedAt, expires: expires)
+                        }
+                    }
+                    curl_multi_wakeup(multi.handle)
                 }))
         let thread = Thread { [self] in
             var loop = DispatchLoop(dispatcher: self)
@@ -162,9 +172,9 @@ public final class Dispatcher: Sendable {
 
     /// Drops queued and in-flight attempts of a webhook that was deleted or disabled, and returns once the loop
     /// has done so: after this, nothing more is sent to it. Blocks (up to `timeout`); call it off the event loops.
-    // TODO: a delete or disable answered by another process sharing the database never reaches this loop, so its
-    // attempts already under way here still go out (README, Known limitations); telling every process (PostgreSQL
-    // LISTEN/NOTIFY, or a look at the in-flight webhooks' status with each claim) would close or narrow that.
+    // TODO: a delete or disable answered by another process sharing the database reaches this loop only through
+    // its look at the webhooks in flight (`DispatchLoop.statusCheckInterval`), so an attempt here may still start
+    // sending within that second (README, Known limitations); PostgreSQL LISTEN/NOTIFY would tell it at once.
     public func cancel(webhookSeq: Int64, timeout: Double = 5) {
         let acknowledged = DispatchSemaphore(value: 0)
         inbox.withLock { inbox in
@@ -284,6 +294,8 @@ private struct DispatchLoop {
     var claimPending = false
     /// Intake or a retry woke the loop: claim as soon as no claim is pending.
     var claimWanted = false
+    /// When the store was last asked whether the webhooks with work here are still enabled.
+    var lastStatusCheck = Date.distantPast
     /// Attempts were recorded since the last claim: their leases ended and their webhooks have room under the cap
     /// (counted by the store across every process), so the next claim comes as soon as `refillDelay` allows
     /// instead of at the next poll.
@@ -320,11 +332,15 @@ private struct DispatchLoop {
                 askForClaim(now: now)
             }
             startWaiting(cancelled: inbox.cancelled)
+            checkStatus(now: now)
             perform()
             // While a claim is out, its answer wakes the loop.
             var wakeAt = claimPending ? now.addingTimeInterval(configuration.pollInterval) : nextClaim
             if finishedSinceClaim && !claimPending {
                 wakeAt = min(wakeAt, lastClaim.addingTimeInterval(Self.refillDelay))
+            }
+            if !inFlight.isEmpty || !waiting.isEmpty {
+                wakeAt = min(wakeAt, lastStatusCheck.addingTimeInterval(Self.statusCheckInterval))
             }
             let sleep = max(0, min(wakeAt.timeIntervalSinceNow, configuration.pollInterval))
             // Rounded up: a wait cut short by the rounding would wake the loop before its time, and again and again
@@ -332,6 +348,24 @@ private struct DispatchLoop {
             curl_multi_poll(dispatcher.multiHandle, nil, 0, Int32((sleep * 1000).rounded(.up)), nil)
         }
         shutDown()
+    }
+
+    /// How often the store is asked whether the webhooks with attempts here are still enabled: one deleted or
+    /// disabled through another process has its attempts stopped within this long.
+    static let statusCheckInterval: TimeInterval = 1
+
+    /// Asks the store worker, every `statusCheckInterval` while there is work, which of its webhooks are no longer
+    /// enabled; the answer cancels them like `Dispatcher.cancel`.
+    private mutating func checkStatus(now: Date) {
+        guard !inFlight.isEmpty || !waiting.isEmpty,
+            now >= lastStatusCheck.addingTimeInterval(Self.statusCheckInterval)
+        else { return }
+        lastStatusCheck = now
+        var webhooks = Set(waiting.map(\.webhookSeq))
+        for transfer in inFlight.values {
+            webhooks.insert(transfer.job.webhookSeq)
+        }
+        dispatcher.loopWorker.check(webhooks)
     }
 
     /// The shortest gap between two claims prompted by finished attempts: slots freed within it are refilled

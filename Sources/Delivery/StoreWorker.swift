@@ -35,11 +35,20 @@ final class StoreWorker: Sendable {
         var claim: Result<DeliveryClaim, StoreError>
     }
 
-    /// What the worker tells the dispatcher, on the worker's thread: attempts recorded (or that failed to be), and
-    /// the answer to a claim.
+    /// Which of the webhooks the dispatcher asked about are no longer enabled (deleted or disabled).
+    struct CheckAnswer: Sendable {
+        /// When the store was asked, on the monotonic clock.
+        var startedAt: DispatchTime
+        /// The webhooks asked about that are deleted or disabled; empty when the store could not be asked.
+        var stopped: Set<Int64>
+    }
+
+    /// What the worker tells the dispatcher, on the worker's thread: attempts recorded (or that failed to be), the
+    /// answer to a claim, and the answer to a check of webhooks.
     struct Observers: Sendable {
         var recorded: @Sendable (_ batch: [Finished]) -> Void
         var claimed: @Sendable (_ answer: ClaimAnswer) -> Void
+        var checked: @Sendable (_ answer: CheckAnswer) -> Void
     }
 
     /// The most attempts in one transaction.
@@ -60,6 +69,7 @@ final class StoreWorker: Sendable {
         var retryAt = DispatchTime.now()
         var releases: [Release] = []
         var claimLimit: Int?
+        var check: Set<Int64>?
         var stopping = false
     }
 
@@ -103,6 +113,12 @@ final class StoreWorker: Sendable {
         ready.signal()
     }
 
+    /// Asks which of `webhookSeqs` are no longer enabled; `Observers.checked` gets the answer.
+    func check(_ webhookSeqs: Set<Int64>) {
+        state.withLock { $0.check = webhookSeqs }
+        ready.signal()
+    }
+
     /// Gives a claimed delivery back without an attempt, due again at `dueAt`.
     func release(_ job: DeliveryJob, dueAt: Date) {
         state.withLock {
@@ -125,7 +141,7 @@ final class StoreWorker: Sendable {
             } else {
                 ready.wait()
             }
-            let (batch, releases, claimLimit, more, stopping) = state.withLock { state in
+            let (batch, releases, claimLimit, check, more, stopping) = state.withLock { state in
                 if !state.retrying.isEmpty && (DispatchTime.now() >= state.retryAt || state.stopping) {
                     state.pending = state.retrying + state.pending
                     state.retrying = []
@@ -136,7 +152,9 @@ final class StoreWorker: Sendable {
                 state.releases = []
                 let claimLimit = state.stopping ? nil : state.claimLimit
                 state.claimLimit = nil
-                return (batch, releases, claimLimit, !state.pending.isEmpty, state.stopping)
+                let check = state.stopping ? nil : state.check
+                state.check = nil
+                return (batch, releases, claimLimit, check, !state.pending.isEmpty, state.stopping)
             }
             if !batch.isEmpty {
                 let again = recordBatch(batch, stopping: stopping)
@@ -159,6 +177,9 @@ final class StoreWorker: Sendable {
             }
             if let claimLimit {
                 observers.claimed(claim(limit: claimLimit))
+            }
+            if let check {
+                observers.checked(self.check(webhooks: check))
             }
             if more {
                 ready.signal()
@@ -243,6 +264,17 @@ final class StoreWorker: Sendable {
             try store.releaseDelivery(deliverySeq: release.deliverySeq, dueAt: release.dueAt)
         } catch {
             logger.warning("release failed; the lease will expire", ["delivery_id": release.deliveryID])
+        }
+    }
+
+    private func check(webhooks: Set<Int64>) -> CheckAnswer {
+        let startedAt = DispatchTime.now()
+        do {
+            return CheckAnswer(
+                startedAt: startedAt, stopped: webhooks.subtracting(try store.enabledWebhooks(among: webhooks)))
+        } catch {
+            // The store is away: claims say so in the log; nothing is stopped on a guess.
+            return CheckAnswer(startedAt: startedAt, stopped: [])
         }
     }
 

@@ -64,6 +64,18 @@ extension PostgresStore {
         }
     }
 
+    public func enabledWebhooks(among webhookSeqs: Set<Int64>) throws -> Set<Int64> {
+        guard !webhookSeqs.isEmpty else { return [] }
+        // One bound parameter: the seqs as an array literal of integers, cast by the server.
+        let array = "{" + webhookSeqs.sorted().map(String.init).joined(separator: ",") + "}"
+        return try withConnection("enabledWebhooks") { connection in
+            Set(
+                try connection.query(
+                    "SELECT seq FROM webhooks WHERE seq = ANY($1::bigint[]) AND status = 'enabled'", [array]
+                ).map { $0.int64(at: 0) })
+        }
+    }
+
     public func webhookSeq(id: String, companyID: Int64) throws -> Int64? {
         guard Self.isStorable(id) else { return nil }
         return try withConnection("webhookSeq") { connection in

@@ -68,6 +68,18 @@ extension SQLiteStore {
         }
     }
 
+    public func enabledWebhooks(among webhookSeqs: Set<Int64>) throws -> Set<Int64> {
+        guard !webhookSeqs.isEmpty else { return [] }
+        return try withConnection("enabledWebhooks") { connection in
+            try Set(
+                webhookSeqs.filter { seq in
+                    try connection.row("SELECT 1 FROM webhooks WHERE seq = ? AND status = 'enabled'", [seq]) { _ in true
+                    }
+                        ?? false
+                })
+        }
+    }
+
     /// The store's internal key of a company's webhook (the dispatcher's per-endpoint unit), or `nil`.
     public func webhookSeq(id: String, companyID: Int64) throws -> Int64? {
         try withConnection("webhookSeq") { connection in

@@ -70,6 +70,10 @@ public protocol Store: Sendable {
     /// The store's internal key of a company's webhook (the dispatcher's per-endpoint unit), or `nil`.
     func webhookSeq(id: String, companyID: Int64) throws -> Int64?
 
+    /// Which of `webhookSeqs` are webhooks that exist and are enabled now: the dispatcher stops its attempts under
+    /// way to the others (deleted or disabled, perhaps through another process).
+    func enabledWebhooks(among webhookSeqs: Set<Int64>) throws -> Set<Int64>
+
     /// Enables a disabled webhook (clearing its reason and failure streak). `nil` when not found.
     func enableWebhook(id: String, companyID: Int64, now: Date) throws -> Webhook?
 

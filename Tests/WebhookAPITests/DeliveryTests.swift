@@ -519,8 +519,43 @@ import WebhookCore
     }
 
     /// Attempts under way but not yet sent (connected to a slow endpoint whose TLS handshake takes 2 s) are
-    /// aborted by the delete. (A delete answered by a process other than the one delivering does not stop attempts
-    /// already under way there: README, Known limitations.)
+    /// aborted by the delete.
+    /// The same delete answered by another process: an API-only `serve --no-dispatcher` beside the delivering one
+    /// (the README's scale-out layout). The delivering process hears of it through its look at the webhooks it has
+    /// work for (once a second) and stops its attempts before they send (their handshakes take 3 s). Before, it sent
+    /// every one of them after the answer.
+    @Test func attemptsUnderWayStopWhenAnotherProcessDeletesTheWebhook() async throws {
+        defer { ca.remove() }
+        let app = try makeService()
+        defer { app.stop() }
+        var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: app.database.url, threads: 1)
+        configuration.masterKeyFile = app.database.masterKeyFile
+        configuration.runsDispatcher = false
+        let apiOnly = try WebhookService(configuration: configuration, logger: Logger(label: "test", level: .error))
+        try apiOnly.start()
+        defer { apiOnly.stop(gracePeriod: .seconds(1)) }
+
+        let key = try app.makeFullKey(company: "acme")
+        let endpoint = try HTTPSReceiver(
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], handshakeDelaySeconds: 3)
+        defer { endpoint.stop() }
+        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
+        for _ in 0..<5 {
+            _ = try await emit(app, key: key, data: "{}")
+        }
+        try await Task.sleep(for: .seconds(0.5))
+        #expect(endpoint.requests.isEmpty)
+
+        let deleted = try await HTTPClient.send(
+            "DELETE", "http://127.0.0.1:\(apiOnly.port)/2026-02-01/webhooks/\(webhook.id).json",
+            headers: ["Authorization": "Bearer \(key)"], body: nil)
+        #expect(deleted.status == 200)
+        let answeredAt = Date().timeIntervalSince1970
+        try await Task.sleep(for: .seconds(5))
+        let late = endpoint.requests.map { $0.receivedAt - answeredAt }.filter { $0 > 0 }
+        #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
+    }
+
     @Test func nothingIsSentAfterADeleteAnsweredWhileAttemptsAreUnderWay() async throws {
         defer { ca.remove() }
         let app = try makeService()
