@@ -57,7 +57,9 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// A webhook the loop sends nothing to: deleted or disabled through this process, or disabled by a 410 it got.
+    /// A webhook the loop sends nothing to: deleted or disabled through this process, disabled by a 410 it got, or
+    /// found deleted or disabled by the status check (`DispatchLoop.checkStatus`: the change came through another
+    /// process).
     ///
     /// A claim that raced the change may still bring the webhook's work, so the loop drops that work until a claim
     /// made after the change has been answered; from then on the store, which claims only for enabled webhooks,
