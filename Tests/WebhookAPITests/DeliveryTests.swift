@@ -302,11 +302,7 @@ import WebhookCore
         defer { ca.remove() }
         let app = try makeService()
         defer { app.stop() }
-        var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: app.database.url, threads: 1)
-        configuration.masterKeyFile = app.database.masterKeyFile
-        configuration.runsDispatcher = false
-        let apiOnly = try WebhookService(configuration: configuration, logger: Logger(label: "test", level: .error))
-        try apiOnly.start()
+        let apiOnly = try startAPIOnly(beside: app)
         defer { apiOnly.stop(gracePeriod: .seconds(1)) }
 
         let key = try app.makeFullKey(company: "acme")
@@ -528,31 +524,10 @@ import WebhookCore
         defer { ca.remove() }
         let app = try makeService()
         defer { app.stop() }
-        var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: app.database.url, threads: 1)
-        configuration.masterKeyFile = app.database.masterKeyFile
-        configuration.runsDispatcher = false
-        let apiOnly = try WebhookService(configuration: configuration, logger: Logger(label: "test", level: .error))
-        try apiOnly.start()
+        let apiOnly = try startAPIOnly(beside: app)
         defer { apiOnly.stop(gracePeriod: .seconds(1)) }
-
-        let key = try app.makeFullKey(company: "acme")
-        let endpoint = try HTTPSReceiver(
-            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], handshakeDelaySeconds: 3)
-        defer { endpoint.stop() }
-        let webhook = try await createWebhook(app, key: key, port: endpoint.port)
-        for _ in 0..<5 {
-            _ = try await emit(app, key: key, data: "{}")
-        }
-        try await Task.sleep(for: .seconds(0.5))
-        #expect(endpoint.requests.isEmpty)
-
-        let deleted = try await HTTPClient.send(
-            "DELETE", "http://127.0.0.1:\(apiOnly.port)/2026-02-01/webhooks/\(webhook.id).json",
-            headers: ["Authorization": "Bearer \(key)"], body: nil)
-        #expect(deleted.status == 200)
-        let answeredAt = Date().timeIntervalSince1970
-        try await Task.sleep(for: .seconds(5))
-        let late = endpoint.requests.map { $0.receivedAt - answeredAt }.filter { $0 > 0 }
+        let late = try await requestsAfterADelete(
+            app, deletingThrough: "http://127.0.0.1:\(apiOnly.port)", handshakeSeconds: 3, watchSeconds: 5)
         #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
     }
 
@@ -560,9 +535,31 @@ import WebhookCore
         defer { ca.remove() }
         let app = try makeService()
         defer { app.stop() }
+        let late = try await requestsAfterADelete(
+            app, deletingThrough: app.baseURL, handshakeSeconds: 2, watchSeconds: 4)
+        #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
+    }
+
+    /// An API-only `serve --no-dispatcher` on `app`'s database.
+    private func startAPIOnly(beside app: TestService) throws -> WebhookService {
+        var configuration = ServiceConfiguration(listen: "127.0.0.1:0", database: app.database.url, threads: 1)
+        configuration.masterKeyFile = app.database.masterKeyFile
+        configuration.runsDispatcher = false
+        let apiOnly = try WebhookService(configuration: configuration, logger: Logger(label: "test", level: .error))
+        try apiOnly.start()
+        return apiOnly
+    }
+
+    /// Five events to a webhook whose endpoint takes `handshakeSeconds` over each TLS handshake, so their attempts
+    /// are under way but not yet sent when the webhook is deleted through `base` (the API of `app` or of another
+    /// process); returns when each request that still arrived came, in seconds after the delete was answered.
+    private func requestsAfterADelete(
+        _ app: TestService, deletingThrough base: String, handshakeSeconds: Double, watchSeconds: Double
+    ) async throws -> [Double] {
         let key = try app.makeFullKey(company: "acme")
         let endpoint = try HTTPSReceiver(
-            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204], handshakeDelaySeconds: 2)
+            certificate: ca.valid.certificate, key: ca.valid.key, statuses: [204],
+            handshakeDelaySeconds: handshakeSeconds)
         defer { endpoint.stop() }
         let webhook = try await createWebhook(app, key: key, port: endpoint.port)
         for _ in 0..<5 {
@@ -573,13 +570,12 @@ import WebhookCore
         #expect(endpoint.requests.isEmpty)
 
         let deleted = try await HTTPClient.send(
-            "DELETE", "\(app.baseURL)/2026-02-01/webhooks/\(webhook.id).json",
-            headers: ["Authorization": "Bearer \(key)"], body: nil)
+            "DELETE", "\(base)/2026-02-01/webhooks/\(webhook.id).json", headers: ["Authorization": "Bearer \(key)"],
+            body: nil)
         #expect(deleted.status == 200)
         let answeredAt = Date().timeIntervalSince1970
-        try await Task.sleep(for: .seconds(4))
-        let late = endpoint.requests.map { $0.receivedAt - answeredAt }.filter { $0 > 0 }
-        #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
+        try await Task.sleep(for: .seconds(watchSeconds))
+        return endpoint.requests.map { $0.receivedAt - answeredAt }.filter { $0 > 0 }
     }
 }
 
