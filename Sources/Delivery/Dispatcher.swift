@@ -30,6 +30,10 @@ public final class Dispatcher: Sendable {
         /// Deliveries claimed per store round trip.
         public var claimBatch: Int
         public var userAgent: String
+        /// Seconds between asks of the store whether the webhooks with attempts here are still enabled: the bound on
+        /// how late a delete or disable through another process stops them when the store's feed of such changes
+        /// (`Store.watchStoppedWebhooks`) is down or missing.
+        public var statusCheckInterval: Double = 1
 
         public init(
             maxInFlight: Int = 1000, maxInFlightPerEndpoint: Int = 20, connectTimeout: Double = 5,
@@ -58,8 +62,8 @@ public final class Dispatcher: Sendable {
     }
 
     /// A webhook the loop sends nothing to: deleted or disabled through this process, disabled by a 410 it got, or
-    /// found deleted or disabled by the status check (`DispatchLoop.checkStatus`: the change came through another
-    /// process).
+    /// deleted or disabled through another process (heard from the store's feed, `Store.watchStoppedWebhooks`, or
+    /// found by the status check, `DispatchLoop.checkStatus`).
     ///
     /// A claim that raced the change may still bring the webhook's work, so the loop drops that work until a claim
     /// made after the change has been answered; from then on the store, which claims only for enabled webhooks,
@@ -106,6 +110,8 @@ public final class Dispatcher: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let inFlightCount = Atomic<Int>(0)
     private let worker: StoreWorker
+    /// The store's feed of webhooks deleted or disabled anywhere, from `start()` to `stop()`.
+    private let watch = Mutex<(any StoreWatch)?>(nil)
 
     /// Creates a dispatcher; nothing is sent before `start()`.
     public init(store: any Store, configuration: Configuration, logger: Logger, onAttempt: AttemptObserver? = nil) {
@@ -148,15 +154,13 @@ public final class Dispatcher: Sendable {
                     curl_multi_wakeup(multi.handle)
                 },
                 checked: { [self] answer in
-                    guard !answer.stopped.isEmpty else { return }
-                    let expires = Date().addingTimeInterval(configuration.lease)
-                    inbox.withLock { inbox in
-                        for webhookSeq in answer.stopped where inbox.cancelled[webhookSeq] == nil {
-                            inbox.cancelled[webhookSeq] = Cancellation(settledAt: answer.startedAt, expires: expires)
-                        }
-                    }
-                    curl_multi_wakeup(multi.handle)
+                    stopped(answer.stopped, settledAt: answer.startedAt)
                 }))
+        let feed = store.watchStoppedWebhooks { [self] webhookSeq in
+            // The notification comes after the change committed: a claim that starts from now on sees it.
+            stopped([webhookSeq], settledAt: .now())
+        }
+        watch.withLock { $0 = feed }
         let thread = Thread { [self] in
             var loop = DispatchLoop(dispatcher: self)
             loop.run()
@@ -164,6 +168,28 @@ public final class Dispatcher: Sendable {
         }
         thread.name = "dispatcher"
         thread.start()
+    }
+
+    /// Cancels webhooks that the store says were deleted or disabled (through any process) by `settledAt`.
+    private func stopped(_ webhookSeqs: Set<Int64>, settledAt: DispatchTime) {
+        guard !webhookSeqs.isEmpty else { return }
+        let expires = Date().addingTimeInterval(configuration.lease)
+        inbox.withLock { inbox in
+            for webhookSeq in webhookSeqs {
+                guard var cancellation = inbox.cancelled[webhookSeq] else {
+                    inbox.cancelled[webhookSeq] = Cancellation(settledAt: settledAt, expires: expires)
+                    continue
+                }
+                // Already cancelled, perhaps for an earlier change (then enabled again meanwhile): this one holds
+                // until a claim after it is answered. A 410 whose record is pending stays pending.
+                if let earlier = cancellation.settledAt, earlier < settledAt {
+                    cancellation.settledAt = settledAt
+                }
+                cancellation.expires = max(cancellation.expires, expires)
+                inbox.cancelled[webhookSeq] = cancellation
+            }
+        }
+        curl_multi_wakeup(multi.handle)
     }
 
     /// Looks at the queue now instead of at the next poll (after intake or a manual retry).
@@ -174,9 +200,6 @@ public final class Dispatcher: Sendable {
 
     /// Drops queued and in-flight attempts of a webhook that was deleted or disabled, and returns once the loop
     /// has done so: after this, nothing more is sent to it. Blocks (up to `timeout`); call it off the event loops.
-    // TODO: a delete or disable answered by another process sharing the database reaches this loop only through
-    // its look at the webhooks in flight (`DispatchLoop.statusCheckInterval`), so an attempt here may still start
-    // sending within that second (README, Known limitations); PostgreSQL LISTEN/NOTIFY would tell it at once.
     public func cancel(webhookSeq: Int64, timeout: Double = 5) {
         let acknowledged = DispatchSemaphore(value: 0)
         inbox.withLock { inbox in
@@ -204,6 +227,7 @@ public final class Dispatcher: Sendable {
     /// Stops claiming, gives back what is in flight or queued (to be sent again), records the attempts that
     /// finished, and returns.
     public func stop() {
+        watch.withLock { $0 }?.stop()
         inbox.withLock { $0.running = false }
         curl_multi_wakeup(multi.handle)
         finished.wait()
@@ -342,7 +366,7 @@ private struct DispatchLoop {
                 wakeAt = min(wakeAt, lastClaim.addingTimeInterval(Self.refillDelay))
             }
             if !inFlight.isEmpty || !waiting.isEmpty {
-                wakeAt = min(wakeAt, lastStatusCheck.addingTimeInterval(Self.statusCheckInterval))
+                wakeAt = min(wakeAt, lastStatusCheck.addingTimeInterval(configuration.statusCheckInterval))
             }
             let sleep = max(0, min(wakeAt.timeIntervalSinceNow, configuration.pollInterval))
             // Rounded up: a wait cut short by the rounding would wake the loop before its time, and again and again
@@ -352,15 +376,12 @@ private struct DispatchLoop {
         shutDown()
     }
 
-    /// How often the store is asked whether the webhooks with attempts here are still enabled: one deleted or
-    /// disabled through another process has its attempts stopped within this long.
-    static let statusCheckInterval: TimeInterval = 1
-
-    /// Asks the store worker, every `statusCheckInterval` while there is work, which of its webhooks are no longer
-    /// enabled; the answer cancels them like `Dispatcher.cancel`.
+    /// Asks the store worker, every `Configuration.statusCheckInterval` while there is work, which of its webhooks are
+    /// no longer enabled; the answer cancels them like `Dispatcher.cancel`. It stands in for the store's feed of such
+    /// changes (`Store.watchStoppedWebhooks`) while that is down, and for a store without one.
     private mutating func checkStatus(now: Date) {
         guard !inFlight.isEmpty || !waiting.isEmpty,
-            now >= lastStatusCheck.addingTimeInterval(Self.statusCheckInterval)
+            now >= lastStatusCheck.addingTimeInterval(configuration.statusCheckInterval)
         else { return }
         lastStatusCheck = now
         var webhooks = Set(waiting.map(\.webhookSeq))

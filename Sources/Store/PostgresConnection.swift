@@ -196,6 +196,36 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         }
     }
 
+    /// Waits up to `seconds` for notifications on the channels this session listens to (`LISTEN`) and returns
+    /// their payloads, oldest first; empty when none came. Throws when the session is over.
+    func notifications(waitingUpTo seconds: TimeInterval) throws -> [String] {
+        let connection = try live()
+        let payloads = Self.takeNotifications(connection)
+        guard payloads.isEmpty else { return payloads }
+        switch wait(on: connection, for: Int16(POLLIN), until: .now() + seconds) {
+        case .timedOut, .writable:
+            return []
+        case .readable, .failed:
+            // At the end of the stream libpq reads nothing and reports the session over.
+            guard PQconsumeInput(connection) == 1, PQstatus(connection) == CONNECTION_OK else {
+                let message = Self.lastMessage(connection)
+                close()
+                throw PostgresError(state: PostgresError.connectionFailure, message: message)
+            }
+        }
+        return Self.takeNotifications(connection)
+    }
+
+    /// The notifications libpq has read so far, freed as they are taken.
+    private static func takeNotifications(_ connection: OpaquePointer) -> [String] {
+        var payloads: [String] = []
+        while let notification = PQnotifies(connection) {
+            payloads.append(notification.pointee.extra.map { String(cString: $0) } ?? "")
+            PQfreemem(notification)
+        }
+        return payloads
+    }
+
     // MARK: Helpers
 
     private func live() throws -> OpaquePointer {

@@ -266,6 +266,7 @@ private struct PostgresAttemptSteps: AttemptSteps {
     func disableWebhook(_ webhookSeq: Int64, reason: String, now: Date) throws {
         try connection.run(
             "UPDATE webhooks SET status = 'disabled', disabled_reason = $1 WHERE seq = $2", [reason, webhookSeq])
+        try PostgresStore.announceStopped(webhookSeq, on: connection)
         try connection.run(
             """
             UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL, updated_at = $1

@@ -60,7 +60,13 @@ extension PostgresStore {
     public func deleteWebhook(id: String, companyID: Int64) throws -> Bool {
         guard Self.isStorable(id) else { return false }
         return try withTransaction("deleteWebhook") { connection in
-            try connection.run("DELETE FROM webhooks WHERE id = $1 AND company_id = $2", [id, companyID]) > 0
+            let deleted = try connection.query(
+                "DELETE FROM webhooks WHERE id = $1 AND company_id = $2 RETURNING seq", [id, companyID]
+            ).map { $0.int64(at: 0) }
+            for webhookSeq in deleted {
+                try Self.announceStopped(webhookSeq, on: connection)
+            }
+            return !deleted.isEmpty
         }
     }
 

@@ -26,6 +26,9 @@ public final class PostgresStore: Store {
     let fairPass = FairPassPacer()
     let logger: Logger
     let cipher: TokenCipher
+    /// Where the database is, for the connection of `watchStoppedWebhooks` (outside the pool).
+    let conninfo: String
+    let statementTimeout: TimeInterval?
 
     /// Connects, applies migrations under an advisory lock, and checks that stored tokens open with `cipher`.
     /// - Parameters:
@@ -59,6 +62,8 @@ public final class PostgresStore: Store {
         }
         self.logger = logger
         self.cipher = cipher
+        self.conninfo = conninfo
+        self.statementTimeout = statementTimeout
         pool = ConnectionPool(capacity: max(1, poolSize), first: first, logger: logger) {
             do {
                 return try PostgresConnection(conninfo: conninfo, statementTimeout: statementTimeout)

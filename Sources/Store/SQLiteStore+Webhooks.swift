@@ -68,6 +68,11 @@ extension SQLiteStore {
         }
     }
 
+    /// None: an SQLite file is for one `serve` process, whose own deletes and disables reach its dispatcher directly.
+    public func watchStoppedWebhooks(_ handler: @escaping @Sendable (Int64) -> Void) -> (any StoreWatch)? {
+        nil
+    }
+
     public func enabledWebhooks(among webhookSeqs: Set<Int64>) throws -> Set<Int64> {
         guard !webhookSeqs.isEmpty else { return [] }
         return try withConnection("enabledWebhooks") { connection in

@@ -74,6 +74,14 @@ public protocol Store: Sendable {
     /// way to the others (deleted or disabled, perhaps through another process).
     func enabledWebhooks(among webhookSeqs: Set<Int64>) throws -> Set<Int64>
 
+    /// Calls `handler` with the internal key (`webhookSeq`) of every webhook deleted or disabled through any process
+    /// sharing this database, this one included, soon after the change commits, on a thread of the store's, until
+    /// the returned watch is stopped. `nil` when the store has no such feed (SQLite: one process owns the file).
+    ///
+    /// A hint, not a log: changes made while the feed is reconnecting are not replayed, so a caller that must not
+    /// miss one also asks `enabledWebhooks(among:)` now and then.
+    func watchStoppedWebhooks(_ handler: @escaping @Sendable (Int64) -> Void) -> (any StoreWatch)?
+
     /// Enables a disabled webhook (clearing its reason and failure streak). `nil` when not found.
     func enableWebhook(id: String, companyID: Int64, now: Date) throws -> Webhook?
 
@@ -175,6 +183,12 @@ public struct PurgeResult: Sendable, Equatable {
         self.deliveries = deliveries
         self.attempts = attempts
     }
+}
+
+/// A running `Store.watchStoppedWebhooks` feed.
+public protocol StoreWatch: Sendable {
+    /// Stops the feed: `handler` is not called once this returns.
+    func stop()
 }
 
 extension Store {

@@ -106,4 +106,57 @@ import WebhookCore
             #expect(try first.heartbeat(instanceID: "ins_a", now: Date(), staleAfter: 1) == 1)
         }
     }
+
+    /// Every process hears at once of a webhook deleted or disabled through another: a delete and a 410's disable, in
+    /// the order they committed, nothing for a delete that found no webhook, and nothing once the watch stopped.
+    @Test func deletesAndDisablesAreAnnouncedToEveryProcess() throws {
+        try withTemporaryStore { first, database in
+            let second = try secondStore(database)
+            defer { second.close() }
+            let heard = Locked<[Int64]>([])
+            guard let watch = second.watchStoppedWebhooks({ seq in heard.withLock { $0.append(seq) } }) else {
+                #expect(database.kind == .sqlite, "only SQLite has no feed")
+                return
+            }
+            defer { watch.stop() }
+            // The feed's session is up once a change made after it is heard: wait for one before the real test.
+            let acme = try first.findOrCreateCompany(slug: "acme")
+            try first.insertWebhook(makeWebhook(id: "wh_probe", companyID: acme.id))
+            var probed = false
+            for _ in 0..<50 where !probed {
+                _ = try first.deleteWebhook(id: "wh_probe", companyID: acme.id)
+                try first.insertWebhook(makeWebhook(id: "wh_probe", companyID: acme.id))
+                Thread.sleep(forTimeInterval: 0.1)
+                probed = heard.withLock { !$0.isEmpty }
+            }
+            #expect(probed)
+            Thread.sleep(forTimeInterval: 0.3)
+            heard.withLock { $0.removeAll() }
+
+            try first.insertWebhook(makeWebhook(id: "wh_deleted", companyID: acme.id, createdAtMillis: 1))
+            try first.insertWebhook(makeWebhook(id: "wh_gone", companyID: acme.id, createdAtMillis: 2))
+            let deleted = try #require(try first.webhookSeq(id: "wh_deleted", companyID: acme.id))
+            let gone = try #require(try first.webhookSeq(id: "wh_gone", companyID: acme.id))
+            _ = try first.acceptEvent(makeEvent("evt_1", companyID: acme.id), idempotencyWindow: 60)
+            let now = startTime + 60
+            let jobs = try first.claimDueDeliveries(now: now, leaseUntil: now + 60, limit: 10)
+            let goneJob = try #require(jobs.first { $0.webhookSeq == gone })
+
+            #expect(try first.deleteWebhook(id: "wh_deleted", companyID: acme.id))
+            #expect(try !first.deleteWebhook(id: "wh_nothing", companyID: acme.id))
+            try first.recordAttempt(
+                deliverySeq: goneJob.deliverySeq, attempt: makeAttempt(number: 1, at: now, statusCode: 410),
+                outcome: .disableWebhook(reason: "the endpoint answered 410 Gone"), disableAfter: 86_400, now: now)
+            let expected: [Int64] = [deleted, gone]
+            for _ in 0..<50 where heard.withLock({ $0 }) != expected {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(heard.withLock { $0 } == expected)
+            // After `stop()` nothing more arrives.
+            watch.stop()
+            _ = try first.deleteWebhook(id: "wh_probe", companyID: acme.id)
+            Thread.sleep(forTimeInterval: 0.5)
+            #expect(heard.withLock { $0 } == expected)
+        }
+    }
 }

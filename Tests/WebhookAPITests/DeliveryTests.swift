@@ -30,6 +30,7 @@ import WebhookCore
             configuration.delivery.pollInterval = 0.1
             configuration.delivery.connectTimeout = chosen.connectTimeout
             configuration.delivery.totalTimeout = chosen.totalTimeout
+            configuration.delivery.statusCheckInterval = chosen.statusCheckInterval
         }
     }
 
@@ -531,6 +532,21 @@ import WebhookCore
         #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
     }
 
+    /// The same with the once-a-second look an hour apart: the delivering process hears of the delete from the
+    /// database itself (PostgreSQL's LISTEN/NOTIFY) and stops its attempts, which would send a second after the
+    /// answer, at once. Before, they all went out.
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only: SQLite has no feed of changes"))
+    func attemptsUnderWayStopAtOnceWhenAnotherProcessDeletesTheWebhook() async throws {
+        defer { ca.remove() }
+        let app = try makeService { $0.statusCheckInterval = 3600 }
+        defer { app.stop() }
+        let apiOnly = try startAPIOnly(beside: app)
+        defer { apiOnly.stop(gracePeriod: .seconds(1)) }
+        let late = try await requestsAfterADelete(
+            app, deletingThrough: "http://127.0.0.1:\(apiOnly.port)", handshakeSeconds: 1.5, watchSeconds: 2.5)
+        #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
+    }
+
     @Test func nothingIsSentAfterADeleteAnsweredWhileAttemptsAreUnderWay() async throws {
         defer { ca.remove() }
         let app = try makeService()
@@ -583,6 +599,7 @@ import WebhookCore
 struct ServiceConfigurationTweak {
     var connectTimeout: Double = 5
     var totalTimeout: Double = 15
+    var statusCheckInterval: Double = 1
 }
 
 /// User and system CPU time this test process has used, in seconds.
