@@ -366,7 +366,7 @@ private struct DispatchLoop {
                 wakeAt = min(wakeAt, lastClaim.addingTimeInterval(Self.refillDelay))
             }
             if !inFlight.isEmpty || !waiting.isEmpty {
-                wakeAt = min(wakeAt, lastStatusCheck.addingTimeInterval(configuration.statusCheckInterval))
+                wakeAt = min(wakeAt, lastStatusCheck.addingTimeInterval(statusCheckEvery))
             }
             let sleep = max(0, min(wakeAt.timeIntervalSinceNow, configuration.pollInterval))
             // Rounded up: a wait cut short by the rounding would wake the loop before its time, and again and again
@@ -377,11 +377,11 @@ private struct DispatchLoop {
     }
 
     /// Asks the store worker, every `Configuration.statusCheckInterval` while there is work, which of its webhooks are
-    /// no longer enabled; the answer cancels them like `Dispatcher.cancel`. It stands in for the store's feed of such
-    /// changes (`Store.watchStoppedWebhooks`) while that is down, and for a store without one.
+    /// no longer enabled; the answer cancels them like `Dispatcher.cancel`. It runs whether or not the store's feed
+    /// of such changes (`Store.watchStoppedWebhooks`) is up: it bounds how late a change the feed missed (while it
+    /// was down, or on a store without one) stops the attempts here.
     private mutating func checkStatus(now: Date) {
-        guard !inFlight.isEmpty || !waiting.isEmpty,
-            now >= lastStatusCheck.addingTimeInterval(configuration.statusCheckInterval)
+        guard !inFlight.isEmpty || !waiting.isEmpty, now >= lastStatusCheck.addingTimeInterval(statusCheckEvery)
         else { return }
         lastStatusCheck = now
         var webhooks = Set(waiting.map(\.webhookSeq))
@@ -390,6 +390,9 @@ private struct DispatchLoop {
         }
         dispatcher.loopWorker.check(webhooks)
     }
+
+    /// `Configuration.statusCheckInterval`, kept from asking the store in a tight loop.
+    private var statusCheckEvery: TimeInterval { max(0.05, configuration.statusCheckInterval) }
 
     /// The shortest gap between two claims prompted by finished attempts: slots freed within it are refilled
     /// together, so a busy endpoint costs the store at most fifty claims a second per process.

@@ -203,15 +203,21 @@ final class PostgresConnection: PooledConnection, @unchecked Sendable {
         let payloads = Self.takeNotifications(connection)
         guard payloads.isEmpty else { return payloads }
         switch wait(on: connection, for: Int16(POLLIN), until: .now() + seconds) {
-        case .timedOut, .writable:
+        case .timedOut:
             return []
-        case .readable, .failed:
+        case .readable:
             // At the end of the stream libpq reads nothing and reports the session over.
             guard PQconsumeInput(connection) == 1, PQstatus(connection) == CONNECTION_OK else {
                 let message = Self.lastMessage(connection)
                 close()
                 throw PostgresError(state: PostgresError.connectionFailure, message: message)
             }
+        case .writable, .failed:
+            // Only input was asked for, so anything else (an invalid socket, a failing poll) would come back at once
+            // on every call: the session is given up rather than polled in a tight loop.
+            close()
+            throw PostgresError(
+                state: PostgresError.connectionFailure, message: "the listening session's socket cannot be polled")
         }
         return Self.takeNotifications(connection)
     }

@@ -70,15 +70,18 @@ final class StoppedWebhookFeed: StoreWatch {
 
     private func run() {
         var lost = false
+        var everUp = false
         while !isStopping {
             do {
                 let connection = try PostgresConnection(conninfo: conninfo, statementTimeout: statementTimeout)
                 defer { connection.close() }
                 try connection.execute("LISTEN \(PostgresStore.stoppedWebhookChannel)")
+                if isStopping { return }
                 if lost {
                     logger.info("webhook change feed is back")
                     lost = false
                 }
+                everUp = true
                 while true {
                     for payload in try connection.notifications(waitingUpTo: Self.pollSeconds) {
                         guard let webhookSeq = Int64(payload) else { continue }
@@ -93,10 +96,11 @@ final class StoppedWebhookFeed: StoreWatch {
                     if isStopping { return }
                 }
             } catch {
-                if !lost {
+                if !lost && !isStopping {
                     logger.warning(
-                        "webhook change feed lost; deletes and disables made through other processes reach this one "
-                            + "within a second meanwhile", ["error": String(describing: error)])
+                        (everUp ? "webhook change feed lost" : "webhook change feed could not start")
+                            + "; deletes and disables made through other processes reach this one within a second "
+                            + "meanwhile", ["error": String(describing: error)])
                     lost = true
                 }
                 let resume = Date().addingTimeInterval(Self.reconnectDelay)

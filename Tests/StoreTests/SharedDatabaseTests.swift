@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import Logging
 import TestSupport
 import Testing
 import WebhookCore
@@ -107,6 +108,26 @@ import WebhookCore
         }
     }
 
+    /// Deletes and inserts again the webhook `wh_probe` until `heard` holds something: the feed's session is up once
+    /// a change made after it is heard. Then waits for the feed to be quiet for half a second (the later probes'
+    /// notifications may still be on their way) and empties `heard`. False when nothing was heard in 5 s.
+    func waitUntilHeard(through store: any Store, companyID: Int64, heard: Locked<[Int64]>) throws -> Bool {
+        var probed = false
+        for _ in 0..<50 where !probed {
+            _ = try store.deleteWebhook(id: "wh_probe", companyID: companyID)
+            try store.insertWebhook(makeWebhook(id: "wh_probe", companyID: companyID))
+            Thread.sleep(forTimeInterval: 0.1)
+            probed = heard.withLock { !$0.isEmpty }
+        }
+        var count = -1
+        while count != heard.withLock({ $0.count }) {
+            count = heard.withLock { $0.count }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        heard.withLock { $0.removeAll() }
+        return probed
+    }
+
     /// Every process hears at once of a webhook deleted or disabled through another: a delete and a 410's disable, in
     /// the order they committed, nothing for a delete that found no webhook, and nothing once the watch stopped.
     @Test func deletesAndDisablesAreAnnouncedToEveryProcess() throws {
@@ -119,19 +140,9 @@ import WebhookCore
                 return
             }
             defer { watch.stop() }
-            // The feed's session is up once a change made after it is heard: wait for one before the real test.
             let acme = try first.findOrCreateCompany(slug: "acme")
             try first.insertWebhook(makeWebhook(id: "wh_probe", companyID: acme.id))
-            var probed = false
-            for _ in 0..<50 where !probed {
-                _ = try first.deleteWebhook(id: "wh_probe", companyID: acme.id)
-                try first.insertWebhook(makeWebhook(id: "wh_probe", companyID: acme.id))
-                Thread.sleep(forTimeInterval: 0.1)
-                probed = heard.withLock { !$0.isEmpty }
-            }
-            #expect(probed)
-            Thread.sleep(forTimeInterval: 0.3)
-            heard.withLock { $0.removeAll() }
+            #expect(try waitUntilHeard(through: first, companyID: acme.id, heard: heard))
 
             try first.insertWebhook(makeWebhook(id: "wh_deleted", companyID: acme.id, createdAtMillis: 1))
             try first.insertWebhook(makeWebhook(id: "wh_gone", companyID: acme.id, createdAtMillis: 2))
@@ -157,6 +168,46 @@ import WebhookCore
             _ = try first.deleteWebhook(id: "wh_probe", companyID: acme.id)
             Thread.sleep(forTimeInterval: 0.5)
             #expect(heard.withLock { $0 } == expected)
+        }
+    }
+
+    /// A feed whose session ends (here the server ends it, as a restart or a failover would) says so once in the log,
+    /// connects again within about a second, says it is back, and hears what is deleted afterwards.
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only: SQLite has no feed of changes"))
+    func theFeedConnectsAgainAfterItsSessionIsEnded() throws {
+        try withTemporaryStore { first, database in
+            let lines = Locked<[String]>([])
+            let logger = Logger(label: "store", level: .info) { line in lines.withLock { $0.append(line) } }
+            let second = try openStore(DatabaseLocation(parsing: database.url), logger: logger, cipher: testCipher)
+            defer { second.close() }
+            let heard = Locked<[Int64]>([])
+            let watch = try #require(second.watchStoppedWebhooks { seq in heard.withLock { $0.append(seq) } })
+            defer { watch.stop() }
+            let acme = try first.findOrCreateCompany(slug: "acme")
+            try first.insertWebhook(makeWebhook(id: "wh_probe", companyID: acme.id))
+            #expect(try waitUntilHeard(through: first, companyID: acme.id, heard: heard))
+
+            let ended = try database.psql(
+                """
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE datname = current_database() AND query = 'LISTEN donutwork_webhook_stopped'
+                """)
+            #expect(ended.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+            #expect(try waitUntilHeard(through: first, companyID: acme.id, heard: heard))
+            try first.insertWebhook(makeWebhook(id: "wh_later", companyID: acme.id, createdAtMillis: 1))
+            let later = try #require(try first.webhookSeq(id: "wh_later", companyID: acme.id))
+            #expect(try first.deleteWebhook(id: "wh_later", companyID: acme.id))
+            for _ in 0..<50 where heard.withLock({ $0 }) != [later] {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(heard.withLock { $0 } == [later])
+
+            let feedLines = lines.withLock { $0 }.filter { $0.contains("webhook change feed") }
+            #expect(feedLines.count == 2, "\(feedLines)")
+            #expect(feedLines.first?.contains("level=warning") == true)
+            #expect(feedLines.first?.contains("msg=\"webhook change feed lost;") == true)
+            #expect(feedLines.last?.contains("level=info") == true)
+            #expect(feedLines.last?.contains("msg=\"webhook change feed is back\"") == true)
         }
     }
 }
