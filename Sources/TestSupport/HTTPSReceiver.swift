@@ -65,11 +65,15 @@ public final class HTTPSReceiver: Sendable {
             let port = object["listening"] as? Int
         else {
             process.terminate()
+            reader.close()
             throw Shell.Failure(command: "receiver.py", status: -1, output: "did not start")
         }
         self.port = port
 
         let thread = Thread { [log] in
+            // The pipe is closed once the receiver is gone, not left open for as long as Foundation keeps the Process
+            // (see `Shell.run`).
+            defer { reader.close() }
             while let line = reader.next() {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                 else { continue }
@@ -121,5 +125,10 @@ final class LineReader: @unchecked Sendable {
             if chunk.isEmpty { return nil }
             buffer.append(chunk)
         }
+    }
+
+    /// Closes the pipe; `next()` must not be called again.
+    func close() {
+        try? handle.close()
     }
 }

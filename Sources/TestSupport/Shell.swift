@@ -54,6 +54,10 @@ public enum Shell {
         process.standardError = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
+        // Closed here, not left to the pipe's deallocation: Foundation keeps every Process it ran (and so its pipes)
+        // alive on Linux, so each run leaked a descriptor, and with more than about 1,300 open Process.run itself
+        // crashed (its scan of /proc/self/fd over-reads glibc's buffer; swift-corelibs-foundation PR 5472).
+        try? output.fileHandleForReading.close()
         waitForExit(process, timeoutSeconds: 60)
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationStatus == 0 else {

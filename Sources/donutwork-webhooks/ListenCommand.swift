@@ -220,6 +220,8 @@ struct LocalCertificates {
             throw CommandFailure("cannot run openssl (is it installed?): \(error)")
         }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // Closed now: Foundation keeps the Process, and so the pipe, alive on Linux.
+        try? output.fileHandleForReading.close()
         while process.isRunning {
             usleep(5_000)
         }

@@ -16,6 +16,7 @@ import argparse
 import base64
 import http.server
 import json
+import os
 import signal
 import ssl
 import sys
@@ -126,10 +127,19 @@ def main():
     server.socket = context.wrap_socket(
         server.socket, server_side=True, do_handshake_on_connect=not args.handshake_delay)
     print(json.dumps({"listening": server.server_address[1]}), flush=True)
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def exit_with_parent(parent):
+    """Exits when the test process that started us is gone: a test run that crashed must not leave us holding
+    its output pipe open (the test runner would wait on it for ever)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 if __name__ == "__main__":
