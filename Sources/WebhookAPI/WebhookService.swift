@@ -188,10 +188,12 @@ public struct ConfigurationError: Error, CustomStringConvertible {
 }
 
 /// Opens the store the way `serve` does (same master key rules), for the administration commands.
-public func openServiceStore(database: String, masterKeyFile: String?, logger: Logger) throws -> any Store {
+public func openServiceStore(
+    database: String, masterKeyFile: String?, statementTimeout: TimeInterval? = 10, logger: Logger
+) throws -> any Store {
     let location = try DatabaseLocation(parsing: database)
     let cipher = try MasterKey.load(path: masterKeyFile, database: location, logger: logger)
-    return try openStore(location, logger: logger, cipher: cipher)
+    return try openStore(location, statementTimeout: statementTimeout, logger: logger, cipher: cipher)
 }
 
 /// Accepts an event outside HTTP (the `emit` command): the same validation, envelope and transaction as

@@ -32,10 +32,28 @@ func makeLogger(_ options: ParsedOptions, label: String) throws -> Logger {
 let masterKeyFlag = FlagSpec(
     name: "master-key-file", help: "key encrypting webhook tokens (default: generated beside the SQLite file)")
 
+/// `--database-timeout` for the administration commands; `serve` has its own help text.
+let commandDatabaseTimeoutFlag = FlagSpec(
+    name: "database-timeout", help: "longest a PostgreSQL statement may wait for the server before the command fails",
+    defaultValue: "10s")
+
+/// The value of `--database-timeout`: one duration from 1 s to 1 h (a plain number is seconds).
+func databaseTimeout(_ options: ParsedOptions) throws -> TimeInterval? {
+    guard let text = options.string("database-timeout") else { return nil }
+    guard let schedule = RetrySchedule.parse(text), schedule.delays.count == 1,
+        let timeout = schedule.delays.first, (1...3600).contains(timeout)
+    else {
+        throw UsageError(
+            message: "--database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"\(text)\"")
+    }
+    return timeout
+}
+
 func openStoreForCommand(_ options: ParsedOptions) throws -> any Store {
     try openServiceStore(
         database: options.string("database") ?? "sqlite:donutwork.db",
-        masterKeyFile: options.string("master-key-file"), logger: try makeLogger(options, label: "store"))
+        masterKeyFile: options.string("master-key-file"), statementTimeout: try databaseTimeout(options) ?? 10,
+        logger: try makeLogger(options, label: "store"))
 }
 
 /// Parses one duration such as `5s`, `30m`, `24h` or `5d` (a plain number is seconds).
@@ -106,17 +124,7 @@ let serveCommand = Command(
         configuration.database = options.string("database") ?? configuration.database
         configuration.databasePoolSize =
             try options.int("database-pool-size", range: 1...1000) ?? configuration.databasePoolSize
-        if let text = options.string("database-timeout") {
-            // A plain number is seconds, as for the other durations.
-            guard let schedule = RetrySchedule.parse(text), schedule.delays.count == 1,
-                let timeout = schedule.delays.first, (1...3600).contains(timeout)
-            else {
-                throw UsageError(
-                    message: "--database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"\(text)\""
-                )
-            }
-            configuration.databaseTimeout = timeout
-        }
+        configuration.databaseTimeout = try databaseTimeout(options) ?? configuration.databaseTimeout
         configuration.threads = try options.int("threads", range: 1...256) ?? configuration.threads
         configuration.caFile = options.string("ca-file").flatMap { $0.isEmpty ? nil : $0 }
         configuration.allowPrivateTargets = try options.bool("allow-private-targets")
@@ -214,7 +222,7 @@ let migrateCommand = Command(
     synopsis: "donutwork-webhooks migrate [--database ...]",
     summary: "Applies the store's schema migrations and exits. `serve` also applies them at start.",
     // Logs at info by default: a `schema migration applied` line for each step, as it is applied.
-    flags: [databaseFlag, masterKeyFlag, logLevelFlag],
+    flags: [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, logLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         store.close()

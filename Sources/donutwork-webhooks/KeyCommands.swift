@@ -14,7 +14,7 @@ let keysCreateCommand = Command(
     flags: [
         FlagSpec(name: "company", help: "company slug: 1-64 of a-z, 0-9, - and _"),
         FlagSpec(name: "permissions", help: "comma-separated permissions"),
-        databaseFlag, masterKeyFlag, quietLogLevelFlag,
+        databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag,
     ],
     run: { options in
         let slug = try companySlug(options)
@@ -37,7 +37,10 @@ let keysListCommand = Command(
     name: "keys list",
     synopsis: "donutwork-webhooks keys list --company SLUG [--database ...]",
     summary: "Lists a company's keys: prefix, permissions, creation time and revocation time. Never the keys.",
-    flags: [FlagSpec(name: "company", help: "company slug"), databaseFlag, masterKeyFlag, quietLogLevelFlag],
+    flags: [
+        FlagSpec(name: "company", help: "company slug"), databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag,
+        quietLogLevelFlag,
+    ],
     run: { options in
         let slug = try companySlug(options)
         let store = try openStoreForCommand(options)
@@ -46,9 +49,10 @@ let keysListCommand = Command(
             FileHandle.standardError.write(Data("no company \(slug)\n".utf8))
             return 1
         }
+        let keys = try store.apiKeys(companyID: company.id)  // before any output: a failure prints no header
         let formatter = ISO8601DateFormatter()
         print("PREFIX\tPERMISSIONS\tCREATED\tREVOKED")
-        for key in try store.apiKeys(companyID: company.id) {
+        for key in keys {
             let permissions = key.permissions.map(\.rawValue).sorted().joined(separator: ",")
             let revoked = key.revokedAt.map { formatter.string(from: $0) } ?? "-"
             print("\(key.prefix)\t\(permissions)\t\(formatter.string(from: key.createdAt))\t\(revoked)")
@@ -60,7 +64,7 @@ let keysRevokeCommand = Command(
     name: "keys revoke",
     synopsis: "donutwork-webhooks keys revoke PREFIX [--database ...]",
     summary: "Revokes the key that starts with PREFIX (as shown by `keys list`). Requests with it get 401 at once.",
-    flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
+    flags: [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let given = options.positional.first else {
             throw UsageError(message: "keys revoke takes exactly one PREFIX")
@@ -81,12 +85,13 @@ let eventTypesListCommand = Command(
     name: "event-types list",
     synopsis: "donutwork-webhooks event-types list [--database ...]",
     summary: "Lists event types: name, and the id and slug of the company it is limited to (* for every company).",
-    flags: [databaseFlag, masterKeyFlag, quietLogLevelFlag],
+    flags: [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         defer { store.close() }
+        let types = try store.allEventTypes()  // before any output: a failure prints no header
         print("NAME\tCOMPANY_ID\tCOMPANY")
-        for type in try store.allEventTypes() {
+        for type in types {
             print("\(type.name)\t\(type.companyID.map { String($0) } ?? "*")\t\(type.companySlug ?? "*")")
         }
         return 0
@@ -98,6 +103,7 @@ let eventTypesAddCommand = Command(
     summary: "Adds an event type for every company, or only for --company.",
     flags: [
         FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, masterKeyFlag,
+        commandDatabaseTimeoutFlag,
         quietLogLevelFlag,
     ],
     run: { options in
@@ -153,7 +159,7 @@ let emitCommand = Command(
         FlagSpec(name: "type", help: "event type name"),
         FlagSpec(name: "data", help: "the event's data: a JSON object"),
         FlagSpec(name: "idempotency-key", help: "the same key within 24 hours returns the first event"),
-        databaseFlag, masterKeyFlag, quietLogLevelFlag,
+        databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag,
     ],
     run: { options in
         let slug = try companySlug(options)

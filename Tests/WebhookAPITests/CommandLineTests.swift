@@ -317,6 +317,51 @@ import WebhookCore
             "\(refused.stderr)")
     }
 
+    /// An administration command waits at most `--database-timeout` for a statement: while another session holds the
+    /// keys table, `keys list --database-timeout 1s` fails with the reason (exit 1) instead of waiting for the lock,
+    /// and lists the key once the lock is gone.
+    @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only: SQLite has no statement deadline"))
+    func administrationCommandsWaitAtMostTheDatabaseTimeout() throws {
+        defer { cleanUp() }
+        let key = try createKey()
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = [
+            "psql", "--no-psqlrc", "--quiet", "--dbname=\(database.url)",
+            "--command=BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT",
+        ]
+        holder.standardOutput = FileHandle.nullDevice
+        try holder.run()
+        defer { holder.terminate() }
+        let heldLocks = """
+            SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE c.relname = 'api_keys' AND l.mode = 'AccessExclusiveLock' AND l.granted
+            """
+        var held = false
+        for _ in 0..<50 where !held {
+            held = try database.psql(heldLocks).trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+            if !held { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        try #require(held, "the psql session never took the lock")
+
+        let waited = try run(["keys", "list", "--company", "acme", "--database-timeout", "1s"] + database.arguments)
+        #expect(waited.status == 1, "\(waited)")
+        #expect(waited.stdout == "", "\(waited)")
+        #expect(waited.stderr.contains("the server did not answer within 1 s"), "\(waited.stderr)")
+
+        Shell.waitForExit(holder, timeoutSeconds: 20)
+        let listed = try run(["keys", "list", "--company", "acme", "--database-timeout", "1s"] + database.arguments)
+        #expect(listed.status == 0, "\(listed)")
+        #expect(listed.stdout.contains(String(key.prefix(12))), "\(listed)")
+
+        let refused = try run(["keys", "list", "--company", "acme", "--database-timeout", "2h"] + database.arguments)
+        #expect(refused.status == 2, "\(refused)")
+        #expect(
+            refused.stderr.hasPrefix(
+                "error: --database-timeout must be one duration from 1s to 1h, such as 10s or 2m, not \"2h\"\n"),
+            "\(refused.stderr)")
+    }
+
     @Test func unknownCommandExitsTwo() throws {
         defer { cleanUp() }
         let result = try run(["frobnicate", "--database", database.url])
