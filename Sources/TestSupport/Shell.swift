@@ -30,6 +30,18 @@ public enum Shell {
         }
     }
 
+    /// Starts `psql` running `sql` on the database at `url` and returns at once, without waiting for it: a session
+    /// that holds a lock while a test looks at what others do meanwhile. `terminate()` ends it early.
+    public static func startPSQL(url: String, _ sql: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", "--no-psqlrc", "--quiet", "--dbname=\(url)", "--command=\(sql)"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Runs a program found on PATH (or at an absolute path), waits, and returns its standard output with its
     /// standard error; throws on a non-zero exit.
     /// - Parameters:

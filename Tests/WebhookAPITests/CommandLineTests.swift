@@ -324,14 +324,8 @@ import WebhookCore
     func administrationCommandsWaitAtMostTheDatabaseTimeout() throws {
         defer { cleanUp() }
         let key = try createKey()
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = [
-            "psql", "--no-psqlrc", "--quiet", "--dbname=\(database.url)",
-            "--command=BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT",
-        ]
-        holder.standardOutput = FileHandle.nullDevice
-        try holder.run()
+        let holder = try Shell.startPSQL(
+            url: database.url, "BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT")
         defer { holder.terminate() }
         let heldLocks = """
             SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation

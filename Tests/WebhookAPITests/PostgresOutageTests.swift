@@ -442,14 +442,8 @@ import Testing
         defer { cluster.destroy() }
         let database = try ClusterLoad.Database(cluster: cluster, name: "dw_start", directory: directory.path)
         // The migrations' advisory lock key ("dwmigrat"), held for a minute by another session.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = [
-            "psql", "--no-psqlrc", "--quiet", "--dbname=\(database.url)",
-            "--command=SELECT pg_advisory_lock(\(0x6477_6d69_6772_6174)), pg_sleep(60)",
-        ]
-        holder.standardOutput = FileHandle.nullDevice
-        try holder.run()
+        let holder = try Shell.startPSQL(
+            url: database.url, "SELECT pg_advisory_lock(\(0x6477_6d69_6772_6174)), pg_sleep(60)")
         defer { holder.terminate() }
         let held = await eventually(timeoutSeconds: 10) {
             let count = try? Shell.run(
