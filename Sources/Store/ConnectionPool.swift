@@ -131,7 +131,8 @@ final class ConnectionPool<Connection: PooledConnection>: Sendable {
     /// Returns a connection; one that cannot be reused is closed rather than handed out again.
     private func checkIn(_ connection: Connection) {
         guard connection.prepareForReuse() else {
-            logger.warning("store connection dropped: it cannot be reused")
+            // Info, not a warning: what made it unusable (a lost session, a deadline) is reported where it happened.
+            logger.info("store connection dropped: it cannot be reused")
             connection.close()
             release(nil)
             return

@@ -46,7 +46,7 @@ let keysListCommand = Command(
         let store = try openStoreForCommand(options)
         defer { store.close() }
         guard let company = try store.company(slug: slug) else {
-            FileHandle.standardError.write(Data("no company \(slug)\n".utf8))
+            FileHandle.standardError.write(Data("error: no company \(slug)\n".utf8))
             return 1
         }
         let keys = try store.apiKeys(companyID: company.id)  // before any output: a failure prints no header
@@ -74,7 +74,7 @@ let keysRevokeCommand = Command(
         let store = try openStoreForCommand(options)
         defer { store.close() }
         guard try store.revokeAPIKey(prefix: prefix) else {
-            FileHandle.standardError.write(Data("no active key with prefix \(prefix)\n".utf8))
+            FileHandle.standardError.write(Data("error: no active key with prefix \(prefix)\n".utf8))
             return 1
         }
         print("revoked \(prefix)")
