@@ -49,6 +49,9 @@ func databaseTimeout(_ options: ParsedOptions) throws -> TimeInterval? {
     return timeout
 }
 
+/// The flags of every administration command that opens the store.
+let storeFlags = [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag]
+
 func openStoreForCommand(_ options: ParsedOptions) throws -> any Store {
     try openServiceStore(
         database: options.string("database") ?? "sqlite:donutwork.db",
@@ -222,7 +225,7 @@ let migrateCommand = Command(
     synopsis: "donutwork-webhooks migrate [--database ...]",
     summary: "Applies the store's schema migrations and exits. `serve` also applies them at start.",
     // Logs at info by default: a `schema migration applied` line for each step, as it is applied.
-    flags: [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, logLevelFlag],
+    flags: storeFlags + [logLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         store.close()

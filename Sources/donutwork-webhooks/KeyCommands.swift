@@ -14,8 +14,7 @@ let keysCreateCommand = Command(
     flags: [
         FlagSpec(name: "company", help: "company slug: 1-64 of a-z, 0-9, - and _"),
         FlagSpec(name: "permissions", help: "comma-separated permissions"),
-        databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag,
-    ],
+    ] + storeFlags + [quietLogLevelFlag],
     run: { options in
         let slug = try companySlug(options)
         guard let list = options.string("permissions") else { throw UsageError(message: "--permissions is required") }
@@ -37,10 +36,7 @@ let keysListCommand = Command(
     name: "keys list",
     synopsis: "donutwork-webhooks keys list --company SLUG [--database ...]",
     summary: "Lists a company's keys: prefix, permissions, creation time and revocation time. Never the keys.",
-    flags: [
-        FlagSpec(name: "company", help: "company slug"), databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag,
-        quietLogLevelFlag,
-    ],
+    flags: [FlagSpec(name: "company", help: "company slug")] + storeFlags + [quietLogLevelFlag],
     run: { options in
         let slug = try companySlug(options)
         let store = try openStoreForCommand(options)
@@ -64,7 +60,7 @@ let keysRevokeCommand = Command(
     name: "keys revoke",
     synopsis: "donutwork-webhooks keys revoke PREFIX [--database ...]",
     summary: "Revokes the key that starts with PREFIX (as shown by `keys list`). Requests with it get 401 at once.",
-    flags: [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag],
+    flags: storeFlags + [quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let given = options.positional.first else {
             throw UsageError(message: "keys revoke takes exactly one PREFIX")
@@ -85,7 +81,7 @@ let eventTypesListCommand = Command(
     name: "event-types list",
     synopsis: "donutwork-webhooks event-types list [--database ...]",
     summary: "Lists event types: name, and the id and slug of the company it is limited to (* for every company).",
-    flags: [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag],
+    flags: storeFlags + [quietLogLevelFlag],
     run: { options in
         let store = try openStoreForCommand(options)
         defer { store.close() }
@@ -102,10 +98,8 @@ let eventTypesAddCommand = Command(
     synopsis: "donutwork-webhooks event-types add NAME [--company SLUG] [--database ...]",
     summary: "Adds an event type for every company, or only for --company.",
     flags: [
-        FlagSpec(name: "company", help: "limit the type to this company"), databaseFlag, masterKeyFlag,
-        commandDatabaseTimeoutFlag,
-        quietLogLevelFlag,
-    ],
+        FlagSpec(name: "company", help: "limit the type to this company")
+    ] + storeFlags + [quietLogLevelFlag],
     run: { options in
         guard options.positional.count == 1, let name = options.positional.first else {
             throw UsageError(message: "event-types add takes exactly one NAME")
@@ -159,8 +153,7 @@ let emitCommand = Command(
         FlagSpec(name: "type", help: "event type name"),
         FlagSpec(name: "data", help: "the event's data: a JSON object"),
         FlagSpec(name: "idempotency-key", help: "the same key within 24 hours returns the first event"),
-        databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag, quietLogLevelFlag,
-    ],
+    ] + storeFlags + [quietLogLevelFlag],
     run: { options in
         let slug = try companySlug(options)
         guard let type = options.string("type") else { throw UsageError(message: "--type is required") }

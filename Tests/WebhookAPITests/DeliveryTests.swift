@@ -515,20 +515,13 @@ import WebhookCore
         #expect(late.isEmpty)
     }
 
-    /// Attempts under way but not yet sent (connected to a slow endpoint whose TLS handshake takes 2 s) are
-    /// aborted by the delete.
     /// The same delete answered by another process: an API-only `serve --no-dispatcher` beside the delivering one
     /// (the README's scale-out layout). The delivering process hears of it through its look at the webhooks it has
     /// work for (once a second) and stops its attempts before they send (their handshakes take 3 s). Before, it sent
     /// every one of them after the answer.
     @Test func attemptsUnderWayStopWhenAnotherProcessDeletesTheWebhook() async throws {
         defer { ca.remove() }
-        let app = try makeService()
-        defer { app.stop() }
-        let apiOnly = try startAPIOnly(beside: app)
-        defer { apiOnly.stop(gracePeriod: .seconds(1)) }
-        let late = try await requestsAfterADelete(
-            app, deletingThrough: "http://127.0.0.1:\(apiOnly.port)", handshakeSeconds: 3, watchSeconds: 5)
+        let late = try await requestsAfterADeleteThroughAnotherProcess(handshakeSeconds: 3, watchSeconds: 5)
         #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
     }
 
@@ -538,15 +531,13 @@ import WebhookCore
     @Test(.enabled(if: TestStoreKind.current == .postgres, "runs on PostgreSQL only: SQLite has no feed of changes"))
     func attemptsUnderWayStopAtOnceWhenAnotherProcessDeletesTheWebhook() async throws {
         defer { ca.remove() }
-        let app = try makeService { $0.statusCheckInterval = 3600 }
-        defer { app.stop() }
-        let apiOnly = try startAPIOnly(beside: app)
-        defer { apiOnly.stop(gracePeriod: .seconds(1)) }
-        let late = try await requestsAfterADelete(
-            app, deletingThrough: "http://127.0.0.1:\(apiOnly.port)", handshakeSeconds: 1.5, watchSeconds: 2.5)
+        let late = try await requestsAfterADeleteThroughAnotherProcess(
+            statusCheckInterval: 3600, handshakeSeconds: 1.5, watchSeconds: 2.5)
         #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
     }
 
+    /// Attempts under way but not yet sent (connected to a slow endpoint whose TLS handshake takes 2 s) are
+    /// aborted by the delete.
     @Test func nothingIsSentAfterADeleteAnsweredWhileAttemptsAreUnderWay() async throws {
         defer { ca.remove() }
         let app = try makeService()
@@ -554,6 +545,20 @@ import WebhookCore
         let late = try await requestsAfterADelete(
             app, deletingThrough: app.baseURL, handshakeSeconds: 2, watchSeconds: 4)
         #expect(late.count == 0, "\(late.count) requests arrived up to \(late.max() ?? 0) s after the answer")
+    }
+
+    /// `requestsAfterADelete` with the delete answered by an API-only process beside the delivering one, whose
+    /// status check runs every `statusCheckInterval` seconds.
+    private func requestsAfterADeleteThroughAnotherProcess(
+        statusCheckInterval: Double = 1, handshakeSeconds: Double, watchSeconds: Double
+    ) async throws -> [Double] {
+        let app = try makeService { $0.statusCheckInterval = statusCheckInterval }
+        defer { app.stop() }
+        let apiOnly = try startAPIOnly(beside: app)
+        defer { apiOnly.stop(gracePeriod: .seconds(1)) }
+        return try await requestsAfterADelete(
+            app, deletingThrough: "http://127.0.0.1:\(apiOnly.port)", handshakeSeconds: handshakeSeconds,
+            watchSeconds: watchSeconds)
     }
 
     /// An API-only `serve --no-dispatcher` on `app`'s database.
