@@ -52,9 +52,19 @@ func databaseTimeout(_ options: ParsedOptions) throws -> TimeInterval? {
 /// The flags of every administration command that opens the store.
 let storeFlags = [databaseFlag, masterKeyFlag, commandDatabaseTimeoutFlag]
 
-func openStoreForCommand(_ options: ParsedOptions) throws -> any Store {
-    try openServiceStore(
-        database: options.string("database") ?? "sqlite:donutwork.db",
+/// Opens the store for an administration command. A command that only reads or changes what is there
+/// (`existingOnly`) refuses an SQLite file that does not exist, instead of creating an empty database (and a master
+/// key) in whatever directory it was run from.
+func openStoreForCommand(_ options: ParsedOptions, existingOnly: Bool = false) throws -> any Store {
+    let database = options.string("database") ?? "sqlite:donutwork.db"
+    if existingOnly, case .sqlite(let path) = try DatabaseLocation(parsing: database),
+        !FileManager.default.fileExists(atPath: path)
+    {
+        throw CommandFailure(
+            "no database at \(path): run this where serve runs, or pass the same --database (nothing was created)")
+    }
+    return try openServiceStore(
+        database: database,
         masterKeyFile: options.string("master-key-file"), statementTimeout: try databaseTimeout(options) ?? 10,
         logger: try makeLogger(options, label: "store"))
 }

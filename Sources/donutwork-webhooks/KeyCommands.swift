@@ -39,7 +39,7 @@ let keysListCommand = Command(
     flags: [FlagSpec(name: "company", help: "company slug")] + storeFlags + [quietLogLevelFlag],
     run: { options in
         let slug = try companySlug(options)
-        let store = try openStoreForCommand(options)
+        let store = try openStoreForCommand(options, existingOnly: true)
         defer { store.close() }
         guard let company = try store.company(slug: slug) else {
             FileHandle.standardError.write(Data("error: no company \(slug)\n".utf8))
@@ -67,7 +67,7 @@ let keysRevokeCommand = Command(
         }
         // A whole key names its own prefix.
         let prefix = String(given.prefix(APIKeyMaterial.prefixLength))
-        let store = try openStoreForCommand(options)
+        let store = try openStoreForCommand(options, existingOnly: true)
         defer { store.close() }
         guard try store.revokeAPIKey(prefix: prefix) else {
             FileHandle.standardError.write(Data("error: no active key with prefix \(prefix)\n".utf8))
@@ -83,7 +83,7 @@ let eventTypesListCommand = Command(
     summary: "Lists event types: name, and the id and slug of the company it is limited to (* for every company).",
     flags: storeFlags + [quietLogLevelFlag],
     run: { options in
-        let store = try openStoreForCommand(options)
+        let store = try openStoreForCommand(options, existingOnly: true)
         defer { store.close() }
         let types = try store.allEventTypes()  // before any output: a failure prints no header
         print("NAME\tCOMPANY_ID\tCOMPANY")

@@ -362,6 +362,26 @@ import WebhookCore
             "\(refused.stderr)")
     }
 
+    /// A command that only reads or changes what is there, run where no database is, says so and creates nothing
+    /// (before, `keys list` made an empty donutwork.db and a master key in whatever directory it ran from).
+    @Test(.enabled(if: TestStoreKind.current == .sqlite, "an SQLite file that does not exist"))
+    func readingCommandsRefuseAMissingSQLiteFile() throws {
+        defer { cleanUp() }
+        let path = "\(directory.path)/absent.db"
+        for arguments in [
+            ["keys", "list", "--company", "acme"], ["keys", "revoke", "dwk_abcdefgh"], ["event-types", "list"],
+        ] {
+            let result = try run(arguments + ["--database", "sqlite:\(path)"])
+            #expect(result.status == 1, "\(result)")
+            #expect(result.stdout == "", "\(result)")
+            #expect(
+                result.stderr == "error: no database at \(path): run this where serve runs, or pass the same "
+                    + "--database (nothing was created)\n", "\(result)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(!FileManager.default.fileExists(atPath: path + ".master-key"))
+    }
+
     @Test func unknownCommandExitsTwo() throws {
         defer { cleanUp() }
         let result = try run(["frobnicate", "--database", database.url])
